@@ -1,0 +1,1 @@
+//! vpmd-vhost: the vhost-user PMD. Empty until its issue lands.

@@ -1,0 +1,1 @@
+//! vpmd-xen: the Xen PMD, a user-space netback. Empty until its issue lands.
