@@ -41,6 +41,10 @@ pub trait PktBuf: Send + Sized {
     fn set_port(&mut self, port: u16);
     /// Sets the RSS hash (and the caller sets `RX_RSS_HASH`).
     fn set_rss_hash(&mut self, hash: u32);
+    /// Frees every buffer in `pkts`; implementations batch the returns to their pools.
+    fn free_bulk(pkts: &mut Burst<Self>) {
+        pkts.clear();
+    }
 }
 
 /// Where a datapath gets fresh buffers.
@@ -115,6 +119,10 @@ impl PktBuf for Mbuf {
     #[inline]
     fn set_rss_hash(&mut self, hash: u32) {
         Mbuf::set_rss_hash(self, hash)
+    }
+    #[inline]
+    fn free_bulk(pkts: &mut Burst<Self>) {
+        Mbuf::free_bulk(pkts)
     }
 }
 

@@ -85,10 +85,12 @@ impl CacheSlots {
     }
 
     pub(crate) fn totals(&self) -> CacheTotals {
-        self.slots.iter().fold(CacheTotals::default(), |t, s| CacheTotals {
-            len: t.len + s.len.load(Ordering::Relaxed) as u64,
-            hits: t.hits + s.hits.load(Ordering::Relaxed),
-            misses: t.misses + s.misses.load(Ordering::Relaxed),
-        })
+        self.slots
+            .iter()
+            .fold(CacheTotals::default(), |t, s| CacheTotals {
+                len: t.len + s.len.load(Ordering::Relaxed) as u64,
+                hits: t.hits + s.hits.load(Ordering::Relaxed),
+                misses: t.misses + s.misses.load(Ordering::Relaxed),
+            })
     }
 }

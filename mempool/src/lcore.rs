@@ -109,7 +109,10 @@ mod tests {
     fn ids_are_unique_and_released() {
         let g = LcoreGuard::claim(77).unwrap();
         assert_eq!(current(), Some(77));
-        assert_eq!(LcoreGuard::claim(3).unwrap_err(), ClaimError::AlreadyClaimed(77));
+        assert_eq!(
+            LcoreGuard::claim(3).unwrap_err(),
+            ClaimError::AlreadyClaimed(77)
+        );
         std::thread::spawn(|| {
             assert_eq!(LcoreGuard::claim(77).unwrap_err(), ClaimError::InUse(77));
             assert_eq!(current(), None);

@@ -23,7 +23,7 @@ pub const PORT_INVALID: u16 = u16::MAX;
 /// Bytes of the header in front of every buffer.
 pub const HEADER_SIZE: usize = 128;
 
-/// The debug-mode state of an object.
+/// The state of an object, kept and checked only by pools in debug mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub(crate) enum ObjState {
@@ -64,11 +64,12 @@ pub(crate) struct MbufHdr {
     pub(crate) buf_len: u16,
     pub(crate) state: ObjState,
     pub(crate) index: u32,
-    pub(crate) timestamp: u64,
-    // Cache line 1: chains, clones and transmit offload metadata.
+    pub(crate) tx_offload: TxOffload,
+    // Cache line 1: chains, clones and the timestamp. Free objects always have `next` and
+    // `direct` empty, so allocating and freeing a simple packet never touches this line.
     pub(crate) next: Option<Mbuf>,
     pub(crate) direct: Option<NonNull<MbufHdr>>,
-    pub(crate) tx_offload: TxOffload,
+    pub(crate) timestamp: u64,
 }
 
 const _: () = assert!(std::mem::size_of::<MbufHdr>() == HEADER_SIZE);
@@ -132,7 +133,7 @@ impl Mbuf {
     /// Resets the metadata of a freshly allocated buffer (`rte_pktmbuf_reset`).
     #[inline]
     pub(crate) fn reset(&mut self, headroom: u16) {
-        set!(self, next, None);
+        debug_assert!(self.next().is_none() && get!(self, direct).is_none());
         set!(self, nb_segs, 1);
         set!(self, port, PORT_INVALID);
         set!(self, ol_flags, 0);
@@ -142,17 +143,22 @@ impl Mbuf {
         set!(self, vlan_tci, 0);
         set!(self, rss_hash, 0);
         set!(self, tx_offload, TxOffload::default());
-        set!(self, data_off, headroom.min(get!(self, buf_len)));
+        // The pool guarantees headroom < buf_len.
+        set!(self, data_off, headroom);
     }
 
     /// Bytes of this segment.
     #[inline]
     pub fn data(&self) -> &[u8] {
+        let (addr, off, len) = (
+            get!(self, buf_addr),
+            get!(self, data_off),
+            get!(self, data_len),
+        );
         // SAFETY: `buf_addr + data_off .. + data_len` lies inside this object's (or, for a
         // clone, the direct object's) buffer: every setter keeps `data_off + data_len <=
         // buf_len`. Shared bytes are never written while shared (`data_mut`), and the
         // slice's lifetime is tied to `&self`, which keeps the buffer attached.
-        let (addr, off, len) = (get!(self, buf_addr), get!(self, data_off), get!(self, data_len));
         unsafe { std::slice::from_raw_parts(addr.add(off as usize), len as usize) }
     }
 
@@ -161,7 +167,51 @@ impl Mbuf {
     pub fn is_shared(&self) -> bool {
         // Acquire pairs with the Release decrement of a clone being freed: once we see
         // the count back at 1, the clone's reads are done.
-        get!(self, direct).is_some() || self.refcnt().load(Ordering::Acquire) != 1
+        self.is_indirect() || self.refcnt().load(Ordering::Acquire) != 1
+    }
+
+    /// A clone borrowing another mbuf's buffer (the flag is in cache line 0).
+    #[inline]
+    fn is_indirect(&self) -> bool {
+        get!(self, ol_flags) & ol_flags::INDIRECT != 0
+    }
+
+    /// One segment, own buffer, no clones: freeing it is a plain put.
+    #[inline]
+    fn is_simple(&self) -> bool {
+        get!(self, nb_segs) == 1
+            && !self.is_indirect()
+            && self.refcnt().load(Ordering::Acquire) == 1
+    }
+
+    /// Frees every packet in `pkts` (`rte_pktmbuf_free_bulk`): simple packets go back to
+    /// their pool's cache one run at a time instead of one call each.
+    pub fn free_bulk(pkts: &mut crate::Burst<Mbuf>) {
+        const RUN: usize = 64;
+        let mut run = [NonNull::<MbufHdr>::dangling(); RUN];
+        let mut n = 0;
+        let mut pool: *const PoolShared = std::ptr::null();
+        for m in pkts.drain() {
+            if !m.is_simple() {
+                drop(m);
+                continue;
+            }
+            let p = get!(m, pool);
+            if (p != pool || n == RUN) && n > 0 {
+                // SAFETY: `run[..n]` are simple headers of `pool` whose handles were
+                // forgotten below, so nothing else refers to them.
+                unsafe { (*pool).put_bulk(&run[..n]) };
+                n = 0;
+            }
+            pool = p;
+            run[n] = m.0;
+            n += 1;
+            std::mem::forget(m);
+        }
+        if n > 0 {
+            // SAFETY: as above.
+            unsafe { (*pool).put_bulk(&run[..n]) };
+        }
     }
 
     /// Bytes of this segment for writing, unless they are shared with a clone.
@@ -264,8 +314,7 @@ impl Mbuf {
     /// fit. Bytes exposed this way hold whatever the buffer held before.
     #[inline]
     pub fn set_len(&mut self, len: u16) -> bool {
-        if self.nb_segs() != 1 || get!(self, data_off) as u32 + len as u32 > self.buf_len() as u32
-        {
+        if self.nb_segs() != 1 || get!(self, data_off) as u32 + len as u32 > self.buf_len() as u32 {
             return false;
         }
         set!(self, data_len, len);
@@ -454,7 +503,22 @@ impl Mbuf {
 }
 
 impl Drop for Mbuf {
+    #[inline]
     fn drop(&mut self) {
+        if self.is_simple() {
+            let pool = get!(self, pool);
+            // SAFETY: a simple mbuf is the only reference to its header; the pool outlives
+            // its buffers.
+            unsafe { (*pool).put_bulk(&[self.0]) };
+            return;
+        }
+        self.drop_slow();
+    }
+}
+
+impl Mbuf {
+    #[cold]
+    fn drop_slow(&mut self) {
         let mut seg = Some(self.0);
         while let Some(hdr) = seg {
             // SAFETY: `hdr` is a segment this chain owns; we detach its successor before
@@ -476,8 +540,8 @@ impl Drop for Mbuf {
 /// `hdr` must be a live header that the caller owned and no handle refers to any more.
 unsafe fn release_segment(hdr: NonNull<MbufHdr>) {
     let h = hdr.as_ptr();
-    // SAFETY (whole block): `h` is live per the contract; fields are accessed through raw
-    // places; `refcnt` only atomically.
+    // SAFETY: `h` is live per the contract; fields are accessed through raw places,
+    // `refcnt` only atomically.
     unsafe {
         if let Some(direct) = (*h).direct.take() {
             // A clone: give back our reference to the direct buffer first.
@@ -503,7 +567,8 @@ unsafe fn drop_reference(hdr: NonNull<MbufHdr>) {
         // AcqRel: our earlier reads of the buffer happen before whoever frees it reuses it.
         if rc.load(Ordering::Acquire) == 1 || rc.fetch_sub(1, Ordering::AcqRel) == 1 {
             rc.store(1, Ordering::Relaxed);
-            (*(*h).pool).put(hdr);
+            (*h).nb_segs = 1;
+            (*(*h).pool).put_bulk(&[hdr]);
         }
     }
 }

@@ -128,7 +128,9 @@ pub struct Mempool(Arc<PoolShared>);
 
 impl std::fmt::Debug for Mempool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Mempool").field("info", &self.0.info).finish()
+        f.debug_struct("Mempool")
+            .field("info", &self.0.info)
+            .finish()
     }
 }
 
@@ -161,7 +163,11 @@ impl Mempool {
             return Err(bad("size", 0, "a pool needs at least one object"));
         }
         if cfg.cache_size > 512 {
-            return Err(bad("cache_size", cfg.cache_size.into(), "must be at most 512"));
+            return Err(bad(
+                "cache_size",
+                cfg.cache_size.into(),
+                "must be at most 512",
+            ));
         }
         let buf_len = cfg.headroom as u32 + cfg.data_room as u32;
         if cfg.data_room == 0 || buf_len > u16::MAX as u32 {
@@ -348,9 +354,11 @@ impl PoolShared {
                     }
                     CacheOutcome::Miss
                 };
-                for h in cache.drain(cache.len() - n..).rev() {
+                let keep = cache.len() - n;
+                for &h in cache[keep..].iter().rev() {
                     sink(self.take_object(h));
                 }
+                cache.truncate(keep);
                 (true, outcome)
             })
             .unwrap_or_else(|| self.get_shared(n, &mut sink));
@@ -387,49 +395,51 @@ impl PoolShared {
     fn take_object(&self, h: NonNull<MbufHdr>) -> Mbuf {
         if self.info.debug {
             self.check_free_object(h);
+            // SAFETY: `h` came off a free list, so nothing owns it.
+            unsafe { (*h.as_ptr()).state = ObjState::InUse };
         }
-        // SAFETY: `h` came off a free list, so nothing owns it.
+        // SAFETY: as above.
         let mut m = unsafe { Mbuf::from_hdr(h) };
         m.reset(self.info.headroom);
-        // SAFETY: we own the header now.
-        unsafe { (*h.as_ptr()).state = ObjState::InUse };
         m
     }
 
-    /// Takes back an object whose last reference is gone.
+    /// Takes back objects whose last reference is gone, with one cache access.
     ///
     /// # Safety
-    /// `h` is a live header of this pool that no handle or clone refers to any more.
-    pub(crate) unsafe fn put(&self, h: NonNull<MbufHdr>) {
+    /// Each header is a live header of this pool that no handle or clone refers to any
+    /// more, with `next` and `direct` empty.
+    pub(crate) unsafe fn put_bulk(&self, objs: &[NonNull<MbufHdr>]) {
         if self.info.debug {
-            // SAFETY: per the contract the header is live and unowned.
-            let state = unsafe { (*h.as_ptr()).state };
-            assert!(
-                state == ObjState::InUse,
-                "mempool {}: double free of object {}",
-                self.info.name,
-                // SAFETY: as above.
-                unsafe { (*h.as_ptr()).index }
-            );
-            self.poison(h.as_ptr());
+            for &h in objs {
+                // SAFETY: per the contract the header is live and unowned.
+                let (state, index) = unsafe { ((*h.as_ptr()).state, (*h.as_ptr()).index) };
+                assert!(
+                    state == ObjState::InUse,
+                    "mempool {}: double free of object {index}",
+                    self.info.name
+                );
+                self.poison(h.as_ptr());
+                // SAFETY: as above; from here the object is free.
+                unsafe { (*h.as_ptr()).state = ObjState::Free };
+            }
         }
-        // SAFETY: as above; from here the object is free.
-        unsafe { (*h.as_ptr()).state = ObjState::Free };
-        let flush = self.flush_threshold;
+        let flush = self.flush_threshold.max(1);
         let keep = self.info.cache_size as usize;
         let cached = self.caches.with(|cache| {
-            cache.push(h);
-            if cache.len() < flush.max(1) {
+            cache.extend_from_slice(objs);
+            if cache.len() < flush {
                 return ((), CacheOutcome::Hit);
             }
-            while cache.len() > keep {
-                let o = cache.pop().expect("len > keep >= 0");
+            for o in cache.drain(keep..) {
                 self.push_shared(o);
             }
             ((), CacheOutcome::Miss)
         });
         if cached.is_none() {
-            self.push_shared(h);
+            for &h in objs {
+                self.push_shared(h);
+            }
         }
     }
 

@@ -1,0 +1,21 @@
+//! `rxonly`: receive and free.
+
+use vpmd_mempool::{Burst, Mbuf};
+
+use super::{Engine, StreamCtx};
+
+/// The rxonly engine.
+pub struct RxOnly;
+
+impl Engine for RxOnly {
+    const NAME: &'static str = "rxonly";
+
+    fn new(_: &StreamCtx) -> Self {
+        RxOnly
+    }
+
+    #[inline]
+    fn fwd(&mut self, pkts: &mut Burst<Mbuf>, _ctx: &StreamCtx) {
+        Mbuf::free_bulk(pkts);
+    }
+}

@@ -1,0 +1,12 @@
+//! vpmd-fwd: the testpmd-like forwarding app, as a library so tests and benchmarks can
+//! drive it in-process; `main.rs` is a thin wrapper.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod engine;
+pub mod log;
+pub mod run;
+pub mod stats;
+pub mod stream;

@@ -1,0 +1,284 @@
+//! Setting up and running a forwarding session: the pool, the ports, the streams spread
+//! over forwarding lcores, periodic statistics, and the `stop` report.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use vpmd_config::{Config, ForwardMode, HugepageMode, PortTopology};
+use vpmd_fastpath::lcore::DEFAULT_WEIGHT;
+use vpmd_fastpath::{Lcore, LcoreConfig, LcoreHandle, LcoreStats, PollTask};
+use vpmd_mempool::{HugepagePolicy, Mempool, PoolConfig};
+use vpmd_pmd::{Port, PortConf, PortRx, PortStats, PortTx, Registry};
+
+use crate::engine::{Io, Mac, MacSwap, RxOnly, StreamCtx, TxOnly};
+use crate::stats::{self, FwdStats, LcoreJson, PortJson, RunJson};
+use crate::stream::{Stream, StreamStats};
+
+/// What a finished run measured.
+#[derive(Debug)]
+pub struct RunReport {
+    /// Per port: NIC statistics over the run.
+    pub ports: Vec<PortStats>,
+    /// Per port: forwarding figures.
+    pub forward: Vec<FwdStats>,
+    /// Per forwarding lcore.
+    pub lcores: Vec<LcoreStats>,
+    /// How long forwarding ran.
+    pub elapsed: Duration,
+}
+
+/// Where each port's packets go under a topology (testpmd's `fwd_topology_tx_port_get`).
+pub fn tx_port(topology: PortTopology, rx: usize, nb_ports: usize) -> usize {
+    match topology {
+        PortTopology::Paired => rx ^ 1,
+        PortTopology::Chained => (rx + 1) % nb_ports,
+        PortTopology::Loop => rx,
+    }
+}
+
+fn pool_config(c: &Config) -> PoolConfig {
+    PoolConfig {
+        size: c.mempool.mbufs,
+        cache_size: c.mempool.cache,
+        // Validated to fit u16 by the config (headroom + data room <= 65535).
+        headroom: c.mempool.headroom as u16,
+        data_room: c.mempool.data_room as u16,
+        hugepages: match c.mempool.hugepages {
+            HugepageMode::Auto => HugepagePolicy::Auto,
+            HugepageMode::Never => HugepagePolicy::Never,
+            HugepageMode::Require => HugepagePolicy::Require,
+        },
+        debug: false,
+    }
+}
+
+/// A port ready to forward, with the queue handles streams will take.
+struct ReadyPort {
+    port: Port,
+    rx: Vec<Option<PortRx>>,
+    tx: Vec<Option<PortTx>>,
+}
+
+fn open_ports(c: &Config, registry: &Registry, pool: &Mempool) -> Result<Vec<ReadyPort>> {
+    let f = &c.forwarding;
+    let mut ready = Vec::new();
+    for (i, p) in c.ports.iter().enumerate() {
+        let id = i as u16;
+        let mut port = registry.create_port(&p.devargs, id)?;
+        port.configure(f.rxq as u16, f.txq as u16, PortConf::default())?;
+        let rx = (0..f.rxq as u16)
+            .map(|q| port.rx_queue_setup(q, f.rxd as u16, pool).map(Some))
+            .collect::<Result<_, _>>()?;
+        let tx = (0..f.txq as u16)
+            .map(|q| port.tx_queue_setup(q, f.txd as u16).map(Some))
+            .collect::<Result<_, _>>()?;
+        port.start()?;
+        let info = port.info();
+        log::info!(
+            "port {id}: {} ({}), MAC {}",
+            p.devargs,
+            info.driver,
+            vpmd_config::MacAddr::new(info.mac)
+        );
+        ready.push(ReadyPort { port, rx, tx });
+    }
+    Ok(ready)
+}
+
+fn stream_task(
+    mode: ForwardMode,
+    rx: PortRx,
+    tx: PortTx,
+    ctx: StreamCtx,
+    stats: Arc<StreamStats>,
+) -> Box<dyn PollTask> {
+    match mode {
+        ForwardMode::Io => Box::new(Stream::<Io>::new(rx, tx, ctx, stats)),
+        ForwardMode::Mac => Box::new(Stream::<Mac>::new(rx, tx, ctx, stats)),
+        ForwardMode::MacSwap => Box::new(Stream::<MacSwap>::new(rx, tx, ctx, stats)),
+        ForwardMode::RxOnly => Box::new(Stream::<RxOnly>::new(rx, tx, ctx, stats)),
+        ForwardMode::TxOnly => Box::new(Stream::<TxOnly>::new(rx, tx, ctx, stats)),
+    }
+}
+
+/// A stream's tx port and counters, kept by the control thread for the report.
+struct StreamInfo {
+    tx_port: usize,
+    stats: Arc<StreamStats>,
+}
+
+/// Runs one forwarding session until `duration` elapses or `stop` is set.
+pub fn run(c: &Config, registry: &Registry, stop: &AtomicBool) -> Result<RunReport> {
+    let f = &c.forwarding;
+    let nb_ports = c.ports.len();
+    if nb_ports == 0 {
+        bail!("no ports: add --vdev DEVARGS or [[port]] tables in --config");
+    }
+    let pool = Mempool::new("mbuf_pool", &pool_config(c)).context("creating the mbuf pool")?;
+    let info = pool.info();
+    println!(
+        "mbuf pool: {} mbufs of {} B ({} B data room), {}",
+        info.size, info.obj_size, info.data_room, info.pages
+    );
+    let mut ports = open_ports(c, registry, &pool)?;
+    if f.port_topology == PortTopology::Paired && nb_ports % 2 == 1 {
+        bail!(
+            "--port-topology paired needs an even number of ports, got {nb_ports}; use chained or loop"
+        );
+    }
+    let macs: Vec<[u8; 6]> = ports.iter().map(|p| p.port.info().mac).collect();
+    for p in &mut ports {
+        p.port.stats_reset();
+    }
+
+    // One stream per (rx port, queue): rx queue q of port p -> tx queue q of its tx port.
+    let mut plans = Vec::new();
+    let mut infos = Vec::new();
+    for p in 0..nb_ports {
+        let t = tx_port(f.port_topology, p, nb_ports);
+        for q in 0..f.rxq as usize {
+            let rx = ports[p].rx[q]
+                .take()
+                .expect("each rx queue feeds one stream");
+            let tx = ports[t].tx[q]
+                .take()
+                .expect("each tx queue serves one stream");
+            let ctx = StreamCtx {
+                rx_port: p as u16,
+                tx_port: t as u16,
+                tx_mac: macs[t],
+                peer_mac: f
+                    .eth_peer
+                    .get(&(t as u16))
+                    .map_or([2, 0, 0, 0, 0, t as u8], |m| m.octets()),
+                pool: pool.clone(),
+                txpkts: f.txpkts.iter().map(|&l| l as u16).collect(),
+                burst: f.burst as usize,
+            };
+            let stats = Arc::new(StreamStats::default());
+            infos.push(StreamInfo {
+                tx_port: t,
+                stats: Arc::clone(&stats),
+            });
+            plans.push((rx, tx, ctx, stats));
+        }
+    }
+
+    let mut tasks: Vec<Box<dyn PollTask>> = Vec::new();
+    for (rx, mut tx, ctx, stats) in plans {
+        if f.tx_first {
+            Stream::<TxOnly>::send_one_burst(&mut tx, &ctx, &stats);
+        }
+        tasks.push(stream_task(f.mode, rx, tx, ctx, stats));
+    }
+
+    let workers = c.lcores.workers();
+    let nb_lcores = (f.nb_cores as usize).min(tasks.len()).min(workers.len());
+    let mut per_lcore: Vec<Vec<(Box<dyn PollTask>, u32)>> =
+        (0..nb_lcores).map(|_| Vec::new()).collect();
+    for (i, t) in tasks.into_iter().enumerate() {
+        per_lcore[i % nb_lcores].push((t, DEFAULT_WEIGHT));
+    }
+    println!(
+        "{} packet forwarding - ports={nb_ports} - cores={nb_lcores} - streams={} - burst={}",
+        f.mode,
+        infos.len(),
+        f.burst
+    );
+    let mut lcores: Vec<LcoreHandle> = Vec::new();
+    for (i, list) in per_lcore.into_iter().enumerate() {
+        for (t, _) in &list {
+            println!("  lcore {}: {}", workers[i], t.name());
+        }
+        let cpu = workers[i];
+        let h = Lcore::spawn(LcoreConfig::new(cpu as usize, cpu), list)
+            .with_context(|| format!("starting forwarding lcore {cpu}"))?;
+        lcores.push(h);
+    }
+
+    let started = Instant::now();
+    let lcore_base: Vec<LcoreStats> = lcores.iter().map(LcoreHandle::stats).collect();
+    let mut last: Vec<PortStats> = ports.iter().map(|p| p.port.stats()).collect();
+    let mut last_show = started;
+    let limit = c.run.limit();
+    let period = c.stats.interval();
+    while !stop.load(Ordering::Relaxed) && limit.is_none_or(|l| started.elapsed() < l) {
+        std::thread::sleep(Duration::from_millis(20));
+        if period.is_some_and(|p| last_show.elapsed() >= p) {
+            let dt = last_show.elapsed();
+            last_show = Instant::now();
+            for (i, p) in ports.iter().enumerate() {
+                let s = p.port.stats();
+                print!("{}", stats::nic_stats(i as u16, &s, &last[i], dt));
+                last[i] = s;
+            }
+        }
+    }
+
+    println!("Telling cores to stop...\nWaiting for lcores to finish...");
+    let lcore_stats: Vec<LcoreStats> = lcores
+        .iter()
+        .zip(&lcore_base)
+        .map(|(h, b)| h.stats().since(b))
+        .collect();
+    for h in lcores {
+        let id = h.lcore_id();
+        // The streams come back and are dropped here, freeing their bursts.
+        h.stop()
+            .with_context(|| format!("stopping forwarding lcore {id}"))?;
+    }
+    let elapsed = started.elapsed();
+    let port_stats: Vec<PortStats> = ports.iter().map(|p| p.port.stats()).collect();
+    let forward: Vec<FwdStats> = port_stats
+        .iter()
+        .enumerate()
+        .map(|(i, s)| FwdStats {
+            rx_packets: s.ipackets,
+            rx_dropped: s.imissed,
+            tx_packets: s.opackets,
+            tx_dropped: infos
+                .iter()
+                .filter(|si| si.tx_port == i)
+                .map(|si| si.stats.dropped.get())
+                .sum(),
+        })
+        .collect();
+    print!("{}", stats::forward_report(&forward));
+    print!("{}", stats::lcore_report(&lcore_stats));
+    for p in &mut ports {
+        p.port.close()?;
+    }
+    println!("Done.");
+    let report = RunReport {
+        ports: port_stats,
+        forward,
+        lcores: lcore_stats,
+        elapsed,
+    };
+    if let Some(path) = &c.stats.json {
+        write_json(c, &report, path)?;
+    }
+    Ok(report)
+}
+
+fn write_json(c: &Config, r: &RunReport, path: &std::path::Path) -> Result<()> {
+    let json = RunJson {
+        mode: c.forwarding.mode.to_string(),
+        seconds: r.elapsed.as_secs_f64(),
+        ports: r
+            .ports
+            .iter()
+            .zip(&r.forward)
+            .zip(&c.ports)
+            .enumerate()
+            .map(|(i, ((s, f), p))| PortJson::new(i as u16, p.devargs.clone(), s, *f))
+            .collect(),
+        accumulated: stats::accumulated(&r.forward),
+        lcores: r.lcores.iter().map(LcoreJson::from).collect(),
+    };
+    let text = serde_json::to_string_pretty(&json)?;
+    std::fs::write(path, text + "\n")
+        .with_context(|| format!("writing --stats-json {}", path.display()))
+}

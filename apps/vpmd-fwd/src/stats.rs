@@ -1,0 +1,218 @@
+//! testpmd's statistics layouts (`show port stats`, the `stop` forward statistics) and
+//! the JSON dump of the final figures.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+use vpmd_fastpath::LcoreStats;
+use vpmd_pmd::PortStats;
+
+/// `show port stats`: one port's NIC statistics and the throughput since the last show.
+pub fn nic_stats(port: u16, s: &PortStats, last: &PortStats, dt: Duration) -> String {
+    let secs = dt.as_secs_f64().max(1e-9);
+    let rate = |now: u64, before: u64| (now.saturating_sub(before) as f64 / secs) as u64;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "\n  ######################## NIC statistics for port {port:<2} ########################"
+    );
+    let _ = writeln!(
+        o,
+        "  RX-packets: {:<10} RX-missed: {:<10} RX-bytes:  {}",
+        s.ipackets, s.imissed, s.ibytes
+    );
+    let _ = writeln!(o, "  RX-errors: {}", s.ierrors);
+    let _ = writeln!(o, "  RX-nombuf:  {:<10}", s.rx_nombuf);
+    let _ = writeln!(
+        o,
+        "  TX-packets: {:<10} TX-errors: {:<10} TX-bytes:  {}",
+        s.opackets, s.oerrors, s.obytes
+    );
+    let _ = writeln!(o, "\n  Throughput (since last show)");
+    let _ = writeln!(
+        o,
+        "  Rx-pps: {:>12}          Rx-bps: {:>12}",
+        rate(s.ipackets, last.ipackets),
+        rate(s.ibytes, last.ibytes) * 8
+    );
+    let _ = writeln!(
+        o,
+        "  Tx-pps: {:>12}          Tx-bps: {:>12}",
+        rate(s.opackets, last.opackets),
+        rate(s.obytes, last.obytes) * 8
+    );
+    let _ = writeln!(
+        o,
+        "  ############################################################################"
+    );
+    o
+}
+
+/// Forwarding figures of one port over a run, as testpmd's `stop` prints them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct FwdStats {
+    /// Packets received.
+    pub rx_packets: u64,
+    /// Packets the port missed (`imissed`).
+    pub rx_dropped: u64,
+    /// Packets sent.
+    pub tx_packets: u64,
+    /// Packets the tx queue refused, freed by the app.
+    pub tx_dropped: u64,
+}
+
+impl FwdStats {
+    /// Adds another port's figures (for the accumulated line).
+    pub fn add(&mut self, o: &FwdStats) {
+        self.rx_packets += o.rx_packets;
+        self.rx_dropped += o.rx_dropped;
+        self.tx_packets += o.tx_packets;
+        self.tx_dropped += o.tx_dropped;
+    }
+
+    fn lines(&self) -> String {
+        format!(
+            "  RX-packets: {:<14} RX-dropped: {:<14} RX-total: {}\n  TX-packets: {:<14} TX-dropped: {:<14} TX-total: {}\n",
+            self.rx_packets,
+            self.rx_dropped,
+            self.rx_packets + self.rx_dropped,
+            self.tx_packets,
+            self.tx_dropped,
+            self.tx_packets + self.tx_dropped
+        )
+    }
+}
+
+/// The sum over ports.
+pub fn accumulated(ports: &[FwdStats]) -> FwdStats {
+    let mut total = FwdStats::default();
+    for p in ports {
+        total.add(p);
+    }
+    total
+}
+
+/// The `stop` report: per port, then accumulated.
+pub fn forward_report(ports: &[FwdStats]) -> String {
+    let mut o = String::new();
+    for (i, p) in ports.iter().enumerate() {
+        let _ = write!(
+            o,
+            "\n  ---------------------- Forward statistics for port {i:<2} ----------------------\n{}  ----------------------------------------------------------------------------\n",
+            p.lines()
+        );
+    }
+    let _ = write!(
+        o,
+        "\n  +++++++++++++++ Accumulated forward statistics for all ports+++++++++++++++\n{}  ++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++++\n",
+        accumulated(ports).lines()
+    );
+    o
+}
+
+/// `show lcore stats`, OVS `pmd-stats-show` style.
+pub fn lcore_report(lcores: &[LcoreStats]) -> String {
+    let mut o = String::new();
+    for l in lcores {
+        let _ = writeln!(
+            o,
+            "  lcore {}: packets {}, busy {:.1}%, cycles/packet {}, iterations {}",
+            l.lcore_id,
+            l.packets,
+            l.busy_percent(),
+            l.cycles_per_packet()
+                .map_or_else(|| "-".to_string(), |c| format!("{c:.1}")),
+            l.iterations
+        );
+    }
+    o
+}
+
+/// One port in the JSON dump.
+#[derive(Debug, Serialize)]
+pub struct PortJson {
+    /// Port id.
+    pub port: u16,
+    /// Devargs it was created from.
+    pub devargs: String,
+    /// NIC statistics over the run.
+    pub ipackets: u64,
+    /// Sent packets.
+    pub opackets: u64,
+    /// Received bytes.
+    pub ibytes: u64,
+    /// Sent bytes.
+    pub obytes: u64,
+    /// Missed packets.
+    pub imissed: u64,
+    /// Receive errors.
+    pub ierrors: u64,
+    /// Transmit errors.
+    pub oerrors: u64,
+    /// Allocation failures.
+    pub rx_nombuf: u64,
+    /// Forwarding figures.
+    pub forward: FwdStats,
+}
+
+impl PortJson {
+    /// Builds the entry from a port's statistics over the run.
+    pub fn new(port: u16, devargs: String, s: &PortStats, forward: FwdStats) -> Self {
+        Self {
+            port,
+            devargs,
+            ipackets: s.ipackets,
+            opackets: s.opackets,
+            ibytes: s.ibytes,
+            obytes: s.obytes,
+            imissed: s.imissed,
+            ierrors: s.ierrors,
+            oerrors: s.oerrors,
+            rx_nombuf: s.rx_nombuf,
+            forward,
+        }
+    }
+}
+
+/// One forwarding lcore in the JSON dump.
+#[derive(Debug, Serialize)]
+pub struct LcoreJson {
+    /// Lcore id.
+    pub lcore: u32,
+    /// Packets moved.
+    pub packets: u64,
+    /// TSC cycles in iterations that moved packets.
+    pub busy_cycles: u64,
+    /// TSC cycles in empty iterations.
+    pub idle_cycles: u64,
+    /// Busy cycles per packet.
+    pub cycles_per_packet: Option<f64>,
+}
+
+impl From<&LcoreStats> for LcoreJson {
+    fn from(l: &LcoreStats) -> Self {
+        Self {
+            lcore: l.lcore_id,
+            packets: l.packets,
+            busy_cycles: l.busy_cycles,
+            idle_cycles: l.idle_cycles,
+            cycles_per_packet: l.cycles_per_packet(),
+        }
+    }
+}
+
+/// The whole JSON dump written by `--stats-json`.
+#[derive(Debug, Serialize)]
+pub struct RunJson {
+    /// Forwarding mode.
+    pub mode: String,
+    /// Seconds forwarded.
+    pub seconds: f64,
+    /// Per port.
+    pub ports: Vec<PortJson>,
+    /// Sum over ports.
+    pub accumulated: FwdStats,
+    /// Per forwarding lcore.
+    pub lcores: Vec<LcoreJson>,
+}

@@ -1,0 +1,105 @@
+//! `fwd-null`: io forwarding between two null ports on one forwarding lcore (CPU 1, main
+//! lcore on CPU 0): vpmd-fwd with `net_vpmd_null` vs dpdk-testpmd with DPDK's `net_null`,
+//! alternating runs. Two figures: the median per-second Rx-pps of port 0 (saturation
+//! throughput, noisy here), and the forwarding lcore's busy TSC cycles per packet (the
+//! peer-independent efficiency figure PERF-NOTES asks for).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, Result};
+
+use crate::harness::{alternate, median};
+use crate::report::{Better, Figure};
+use crate::testpmd::{cleanup, cycles_per_packet, median_mpps, run_for, testpmd_null_io};
+
+/// One run's figures: Mpps per port and cycles per packet.
+type Sample = (f64, f64);
+
+fn sample(output: &str, who: &str) -> Result<Sample> {
+    let mpps = median_mpps(output, 2).with_context(|| who.to_string())?;
+    let cpp = cycles_per_packet(output)
+        .with_context(|| format!("{who}: no cycles/packet line in:\n{output}"))?;
+    Ok((mpps, cpp))
+}
+
+/// The vpmd-fwd binary next to this one (both are built by `cargo build --release`).
+fn vpmd_fwd() -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let p = exe.with_file_name("vpmd-fwd");
+    anyhow::ensure!(
+        p.exists(),
+        "{} not found: build it with `cargo build --release --workspace`",
+        p.display()
+    );
+    Ok(p)
+}
+
+fn ours(bin: &PathBuf, secs: u64) -> Result<Sample> {
+    let mut c = Command::new(bin);
+    c.args([
+        "-l",
+        "0,1",
+        "--vdev",
+        "net_vpmd_null0",
+        "--vdev",
+        "net_vpmd_null1",
+        "--nb-cores",
+        "1",
+        "--stats-period",
+        "1",
+    ]);
+    c.env("VPMD_LOG", "warn");
+    sample(&run_for(c, secs)?, "vpmd-fwd")
+}
+
+fn anchor(secs: u64) -> Result<Sample> {
+    let out = run_for(testpmd_null_io(), secs);
+    cleanup();
+    sample(&out?, "dpdk-testpmd")
+}
+
+/// Runs `pairs` alternations of `secs` seconds each.
+pub fn run(pairs: usize, secs: u64) -> Result<Vec<Figure>> {
+    let bin = vpmd_fwd()?;
+    println!(
+        "fwd-null: io forwarding, 2 null ports, main lcore cpu 0, forwarding lcore cpu 1, {secs} s per run"
+    );
+    let mut cycles = (Vec::new(), Vec::new());
+    let (a, b) = alternate(
+        pairs,
+        || {
+            let (mpps, cpp) = ours(&bin, secs)?;
+            cycles.0.push(cpp);
+            Ok(mpps)
+        },
+        || {
+            let (mpps, cpp) = anchor(secs)?;
+            cycles.1.push(cpp);
+            Ok(mpps)
+        },
+    )?;
+    let anchor_name = "dpdk-testpmd + net_null".to_string();
+    Ok(vec![
+        Figure {
+            name: "fwd-null-io-cycles".into(),
+            ours: median(&cycles.0),
+            anchor: median(&cycles.1),
+            unit: "cycles/pkt".into(),
+            better: Better::Lower,
+            anchor_name: anchor_name.clone(),
+            ours_samples: cycles.0,
+            anchor_samples: cycles.1,
+        },
+        Figure {
+            name: "fwd-null-io".into(),
+            ours: median(&a),
+            anchor: median(&b),
+            unit: "Mpps".into(),
+            better: Better::Higher,
+            anchor_name,
+            ours_samples: a,
+            anchor_samples: b,
+        },
+    ])
+}

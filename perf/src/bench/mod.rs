@@ -1,0 +1,5 @@
+//! The benchmarks, one file each; each module doc says what is measured and against what.
+
+pub mod fwd_null;
+pub mod mempool;
+pub mod ring;

@@ -1,0 +1,164 @@
+//! `ring`: core-to-core hand-off, producer on CPU 0 and consumer on CPU 1, bursts of 32
+//! `u64`s through vpmd's SPSC ring vs crossbeam's `ArrayQueue` (one CAS per element, no
+//! bulk API), ns per item and Mpps. With `--sweep`, every burst size from 1 to 256 and a
+//! PNG plot of ns/item against burst size.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{ensure, Result};
+use crossbeam_queue::ArrayQueue;
+use vpmd_fastpath::spsc;
+use vpmd_mempool::Burst;
+
+use crate::harness::{alternate, median, pin};
+use crate::plot::{self, Series};
+use crate::report::{Better, Figure};
+
+const RING: usize = 1024;
+
+/// Moves `total` items in bursts of `burst`; returns ns per item. The consumer checks
+/// the sequence so a broken ring cannot look fast.
+fn ours(total: u64, burst: usize) -> Result<f64> {
+    let (mut tx, mut rx) = spsc::<u64>(RING)?;
+    let start = Instant::now();
+    let producer = std::thread::spawn(move || -> Result<()> {
+        pin(0)?;
+        let mut b = Burst::with_capacity(burst);
+        let mut next = 0u64;
+        while next < total || !b.is_empty() {
+            while b.room() > 0 && next < total {
+                let _ = b.push(next);
+                next += 1;
+            }
+            tx.enqueue_burst(&mut b);
+        }
+        Ok(())
+    });
+    let consumer = std::thread::spawn(move || -> Result<()> {
+        pin(1)?;
+        let mut b = Burst::with_capacity(burst);
+        let mut expect = 0u64;
+        while expect < total {
+            rx.dequeue_burst(&mut b, burst);
+            for v in b.drain() {
+                ensure!(v == expect, "ring reordered: got {v}, expected {expect}");
+                expect += 1;
+            }
+        }
+        Ok(())
+    });
+    producer.join().expect("producer")?;
+    consumer.join().expect("consumer")?;
+    Ok(start.elapsed().as_nanos() as f64 / total as f64)
+}
+
+fn anchor(total: u64, burst: usize) -> Result<f64> {
+    let q = Arc::new(ArrayQueue::<u64>::new(RING));
+    let q2 = Arc::clone(&q);
+    let start = Instant::now();
+    let producer = std::thread::spawn(move || -> Result<()> {
+        pin(0)?;
+        let mut next = 0u64;
+        while next < total {
+            for _ in 0..burst.min((total - next) as usize) {
+                let mut v = next;
+                while let Err(back) = q2.push(v) {
+                    v = back;
+                    std::hint::spin_loop();
+                }
+                next += 1;
+            }
+        }
+        Ok(())
+    });
+    let consumer = std::thread::spawn(move || -> Result<()> {
+        pin(1)?;
+        let mut expect = 0u64;
+        while expect < total {
+            for _ in 0..burst {
+                match q.pop() {
+                    Some(v) => {
+                        ensure!(v == expect, "queue reordered: got {v}, expected {expect}");
+                        expect += 1;
+                    }
+                    None => break,
+                }
+            }
+        }
+        Ok(())
+    });
+    producer.join().expect("producer")?;
+    consumer.join().expect("consumer")?;
+    Ok(start.elapsed().as_nanos() as f64 / total as f64)
+}
+
+fn compare(pairs: usize, total: u64, burst: usize) -> Result<Figure> {
+    let (a, b) = alternate(pairs, || ours(total, burst), || anchor(total, burst))?;
+    Ok(Figure {
+        name: format!("ring-burst{burst}"),
+        ours: median(&a),
+        anchor: median(&b),
+        unit: "ns/item".into(),
+        better: Better::Lower,
+        anchor_name: "crossbeam ArrayQueue".into(),
+        ours_samples: a,
+        anchor_samples: b,
+    })
+}
+
+/// Burst 32 (and with `sweep`, 1..=256 plus a plot written to `plot_path`).
+pub fn run(
+    pairs: usize,
+    total: u64,
+    sweep: bool,
+    plot_path: &std::path::Path,
+) -> Result<Vec<Figure>> {
+    println!("ring: {total} u64 items, producer cpu 0 -> consumer cpu 1, ring of {RING}");
+    let mut figures = Vec::new();
+    if sweep {
+        for burst in [1, 4, 8, 16, 64, 128, 256] {
+            figures.push(compare(pairs, total, burst)?);
+        }
+        figures.push(compare(pairs, total, 32)?);
+        let mut pts: Vec<&Figure> = figures.iter().collect();
+        pts.sort_by_key(|f| {
+            f.name
+                .trim_start_matches("ring-burst")
+                .parse::<u32>()
+                .unwrap_or(0)
+        });
+        let x = |f: &Figure| {
+            f.name
+                .trim_start_matches("ring-burst")
+                .parse::<f64>()
+                .unwrap_or(0.0)
+        };
+        plot::lines(
+            plot_path,
+            "core-to-core hand-off cost vs burst size (cpu 0 -> cpu 1)",
+            "burst size (items)",
+            "ns per item (median)",
+            &[
+                Series {
+                    label: "vpmd SPSC ring".into(),
+                    points: pts.iter().map(|f| (x(f), f.ours)).collect(),
+                },
+                Series {
+                    label: "crossbeam ArrayQueue".into(),
+                    points: pts.iter().map(|f| (x(f), f.anchor)).collect(),
+                },
+            ],
+        )?;
+        println!("plot: {}", plot_path.display());
+    } else {
+        figures.push(compare(pairs, total, 32)?);
+    }
+    let f = figures.last().expect("one figure");
+    println!(
+        "burst 32: vpmd {:.1} Mpps, crossbeam {:.1} Mpps",
+        1e3 / f.ours,
+        1e3 / f.anchor
+    );
+    Ok(figures)
+}

@@ -1,0 +1,68 @@
+//! The measuring discipline of PERF-NOTES: ours and the anchor alternate (A B A B ...)
+//! in the same run, on the same pinned cores, and medians are compared, because single
+//! runs on these machines lie.
+
+use std::time::{Duration, Instant};
+
+/// The median of `v` (the mean of the middle two for an even count).
+pub fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    match s.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => s[n / 2],
+        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
+    }
+}
+
+/// Runs `ours` and `anchor` alternately `pairs` times; returns both sample lists.
+pub fn alternate(
+    pairs: usize,
+    mut ours: impl FnMut() -> anyhow::Result<f64>,
+    mut anchor: impl FnMut() -> anyhow::Result<f64>,
+) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for i in 0..pairs {
+        a.push(ours()?);
+        b.push(anchor()?);
+        eprintln!(
+            "  pair {}/{pairs}: ours {:.3}, anchor {:.3}",
+            i + 1,
+            a[i],
+            b[i]
+        );
+    }
+    Ok((a, b))
+}
+
+/// Repeats `f` (which does `items` units of work per call) for at least `dur`; returns
+/// nanoseconds per unit.
+pub fn ns_per_item(dur: Duration, items: u64, mut f: impl FnMut()) -> f64 {
+    // Warm up caches and the pool's per-lcore cache.
+    for _ in 0..1000 {
+        f();
+    }
+    let start = Instant::now();
+    let mut calls = 0u64;
+    while start.elapsed() < dur {
+        for _ in 0..256 {
+            f();
+        }
+        calls += 256;
+    }
+    start.elapsed().as_nanos() as f64 / (calls * items) as f64
+}
+
+/// Pins the calling thread to `cpu`, or says why it could not.
+pub fn pin(cpu: usize) -> anyhow::Result<()> {
+    let id = core_affinity::get_core_ids()
+        .unwrap_or_default()
+        .into_iter()
+        .find(|c| c.id == cpu)
+        .ok_or_else(|| anyhow::anyhow!("cpu {cpu} is not online"))?;
+    anyhow::ensure!(
+        core_affinity::set_for_current(id),
+        "pinning to cpu {cpu} failed"
+    );
+    Ok(())
+}

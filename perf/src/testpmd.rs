@@ -1,0 +1,136 @@
+//! Running a forwarding app for a fixed time and reading its periodic `show port stats`
+//! blocks: dpdk-testpmd (the anchor) and vpmd-fwd print the same layout, so one parser
+//! serves both.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+use crate::harness::median;
+
+/// The `Rx-pps` samples of `port` (0-based) out of `nb_ports` in a stats stream.
+pub fn rx_pps(output: &str, port: usize, nb_ports: usize) -> Vec<f64> {
+    output
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("Rx-pps:"))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse::<f64>().ok())
+        .skip(port)
+        .step_by(nb_ports)
+        .collect()
+}
+
+/// The busy cycles per packet a run printed at stop: testpmd's `CPU cycles/packet=X`
+/// (`--record-core-cycles`) or vpmd-fwd's `cycles/packet X`; both divide the forwarding
+/// lcores' busy TSC cycles by the packets received on all ports.
+pub fn cycles_per_packet(output: &str) -> Option<f64> {
+    output.lines().find_map(|l| {
+        let (_, rest) = l.split_once("cycles/packet")?;
+        let num: String = rest
+            .trim_start_matches(['=', ' '])
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
+        num.parse().ok()
+    })
+}
+
+/// Median Mpps of port 0 over the samples after the first (warm-up) one.
+pub fn median_mpps(output: &str, nb_ports: usize) -> Result<f64> {
+    let s = rx_pps(output, 0, nb_ports);
+    if s.len() < 2 {
+        bail!("fewer than two Rx-pps samples in the output:\n{output}");
+    }
+    Ok(median(&s[1..]) / 1e6)
+}
+
+/// Runs `cmd` for `secs` seconds, then sends SIGINT (as Ctrl-C) and returns its stdout.
+pub fn run_for(mut cmd: Command, secs: u64) -> Result<String> {
+    let prog = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {prog}"))?;
+    std::thread::sleep(Duration::from_secs(secs));
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .context("stdout")?
+        .read_to_string(&mut out)?;
+    let status = child.wait()?;
+    if !status.success() && out.is_empty() {
+        bail!("{prog} failed: {status}");
+    }
+    Ok(out)
+}
+
+/// The EAL file prefix of anchor runs; `--in-memory` leaves only an empty runtime
+/// directory under this name, removed by [`cleanup`].
+const PREFIX: &str = "vpmdbench";
+
+/// dpdk-testpmd io forwarding between two `net_null` ports, main lcore 0, forwarding
+/// lcore 1, in memory (no hugepage files left behind), recording core cycles.
+pub fn testpmd_null_io() -> Command {
+    let mut c = Command::new("dpdk-testpmd");
+    c.args([
+        "-l",
+        "0,1",
+        "--no-pci",
+        "--in-memory",
+        "--no-telemetry",
+        "--file-prefix",
+        PREFIX,
+        "--vdev",
+        "net_null0",
+        "--vdev",
+        "net_null1",
+        "--log-level",
+        "lib.eal:error",
+        "--",
+        "--forward-mode=io",
+        "--nb-cores=1",
+        "--auto-start",
+        "--stats-period",
+        "1",
+        "--record-core-cycles",
+    ]);
+    c
+}
+
+/// Removes the empty runtime directory an in-memory testpmd run leaves.
+pub fn cleanup() {
+    let _ = std::fs::remove_dir(format!("/var/run/dpdk/{PREFIX}"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_port_samples_in_order() {
+        let out = "  Rx-pps:     34531268          Rx-bps:            0\n\
+                   \x20 Rx-pps:     34531320          Rx-bps:            0\n\
+                   \x20 Rx-pps:     27922989          Rx-bps:            0\n\
+                   \x20 Rx-pps:     27922985          Rx-bps:            0\n";
+        assert_eq!(rx_pps(out, 0, 2), [34531268.0, 27922989.0]);
+        assert_eq!(rx_pps(out, 1, 2), [34531320.0, 27922985.0]);
+        assert!((median_mpps(out, 2).unwrap() - 27.922989).abs() < 1e-9);
+    }
+
+    #[test]
+    fn parses_cycles_per_packet_of_both_apps() {
+        let dpdk = "  CPU cycles/packet=23.57 (total cycles=25310170514 / total io packets=1073677888) at 2700 MHz Clock";
+        assert_eq!(cycles_per_packet(dpdk), Some(23.57));
+        let ours =
+            "  lcore 1: packets 483984896, busy 100.0%, cycles/packet 22.3, iterations 3781132";
+        assert_eq!(cycles_per_packet(ours), Some(22.3));
+        assert_eq!(cycles_per_packet("nothing"), None);
+    }
+}

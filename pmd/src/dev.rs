@@ -1,0 +1,98 @@
+//! What a driver implements for one device: the ethdev operations.
+//!
+//! State rules (configure before queue setup, setup before start...) are enforced once,
+//! by [`Port`](crate::Port); a driver may assume it is called in a legal order.
+
+use std::sync::Arc;
+
+use vpmd_mempool::Mempool;
+
+use crate::error::PmdError;
+use crate::queue::{RxQueue, TxQueue};
+use crate::stats::{RxCounters, TxCounters};
+
+/// Fixed facts about a device (`rte_eth_dev_info`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevInfo {
+    /// The driver's name (`net_vpmd_null`).
+    pub driver: &'static str,
+    /// Most rx queues.
+    pub max_rx_queues: u16,
+    /// Most tx queues.
+    pub max_tx_queues: u16,
+    /// Fewest descriptors per queue.
+    pub min_desc: u16,
+    /// Most descriptors per queue.
+    pub max_desc: u16,
+    /// Current MTU.
+    pub mtu: u16,
+    /// Smallest MTU.
+    pub min_mtu: u16,
+    /// Largest MTU.
+    pub max_mtu: u16,
+    /// Largest frame received.
+    pub max_rx_pktlen: u32,
+    /// `RTE_ETH_RX_OFFLOAD_*` bits offered.
+    pub rx_offload_capa: u64,
+    /// `RTE_ETH_TX_OFFLOAD_*` bits offered.
+    pub tx_offload_capa: u64,
+    /// The port's MAC address.
+    pub mac: [u8; 6],
+}
+
+/// Link state (`rte_eth_link`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Link {
+    /// Carrier up.
+    pub up: bool,
+    /// Speed in Mbit/s (0 when unknown).
+    pub speed_mbps: u32,
+    /// Full duplex.
+    pub full_duplex: bool,
+}
+
+/// Port configuration given to `configure`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PortConf {
+    /// Requested MTU (`None` keeps the driver's).
+    pub mtu: Option<u16>,
+    /// `RTE_ETH_RX_OFFLOAD_*` bits requested.
+    pub rx_offloads: u64,
+    /// `RTE_ETH_TX_OFFLOAD_*` bits requested.
+    pub tx_offloads: u64,
+}
+
+/// The operations of one device, implemented by each driver.
+pub trait EthDev: Send {
+    /// Capabilities and limits.
+    fn info(&self) -> DevInfo;
+    /// Accepts the queue counts and configuration (already checked against `info`).
+    fn configure(&mut self, nb_rxq: u16, nb_txq: u16, conf: &PortConf) -> Result<(), PmdError>;
+    /// Builds rx queue `q` with `nb_desc` descriptors, filling buffers from `pool`.
+    fn rx_queue_setup(
+        &mut self,
+        q: u16,
+        nb_desc: u16,
+        pool: &Mempool,
+        counters: Arc<RxCounters>,
+    ) -> Result<Box<dyn RxQueue>, PmdError>;
+    /// Builds tx queue `q` with `nb_desc` descriptors.
+    fn tx_queue_setup(
+        &mut self,
+        q: u16,
+        nb_desc: u16,
+        counters: Arc<TxCounters>,
+    ) -> Result<Box<dyn TxQueue>, PmdError>;
+    /// Starts the device (queues become live when this returns).
+    fn start(&mut self) -> Result<(), PmdError>;
+    /// Stops the device.
+    fn stop(&mut self) -> Result<(), PmdError>;
+    /// Releases the device's resources.
+    fn close(&mut self) -> Result<(), PmdError>;
+    /// Current link state.
+    fn link(&self) -> Link;
+    /// Driver-specific extended statistics, DPDK-style names.
+    fn xstats(&self) -> Vec<(String, u64)> {
+        Vec::new()
+    }
+}

@@ -1,0 +1,221 @@
+//! `net_vpmd_null`: rx makes packets out of thin air, tx frees them (DPDK's `net_null`).
+//!
+//! Devargs: `size=N` (packet length, default 64), `copy=0|1` (write a frame into each rx
+//! buffer and read each tx buffer, as DPDK's `copy`, default 0), `no-rx=0|1` (rx returns
+//! nothing, default 0). The rx datapath is generic over [`PktPool`], the shape every
+//! PMD datapath has so the DPDK plugin can reuse it.
+
+use std::sync::Arc;
+
+use vpmd_mempool::{Burst, Mbuf, Mempool, PktBuf, PktPool};
+
+use crate::dev::{DevInfo, EthDev, Link, PortConf};
+use crate::devargs::Devargs;
+use crate::error::PmdError;
+use crate::queue::{RxQueue, TxQueue};
+use crate::registry::Driver;
+use crate::stats::{RxCounters, TxCounters};
+
+const NAME: &str = "net_vpmd_null";
+const KEYS: &[&str] = &["size", "copy", "no-rx"];
+
+/// The `net_vpmd_null` driver.
+#[derive(Debug, Default)]
+pub struct NullDriver;
+
+#[derive(Debug, Clone, Copy)]
+struct NullCfg {
+    size: u16,
+    copy: bool,
+    no_rx: bool,
+}
+
+struct NullDev {
+    cfg: NullCfg,
+    port_id: u16,
+    mtu: u16,
+}
+
+impl Driver for NullDriver {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn probe(&self, args: &Devargs, port_id: u16) -> Result<Box<dyn EthDev>, PmdError> {
+        let r = args.reader(KEYS)?;
+        let cfg = NullCfg {
+            size: r.uint("size", 14..=9000, 64)?,
+            copy: r.flag("copy", false)?,
+            no_rx: r.flag("no-rx", false)?,
+        };
+        Ok(Box::new(NullDev {
+            cfg,
+            port_id,
+            mtu: 1500,
+        }))
+    }
+}
+
+impl EthDev for NullDev {
+    fn info(&self) -> DevInfo {
+        DevInfo {
+            driver: NAME,
+            max_rx_queues: 64,
+            max_tx_queues: 64,
+            min_desc: 1,
+            max_desc: u16::MAX,
+            mtu: self.mtu,
+            min_mtu: 68,
+            max_mtu: 9000,
+            max_rx_pktlen: 9018,
+            rx_offload_capa: 0,
+            tx_offload_capa: crate::offload::TX_MULTI_SEGS,
+            mac: super::port_mac(self.port_id),
+        }
+    }
+
+    fn configure(&mut self, _rxq: u16, _txq: u16, conf: &PortConf) -> Result<(), PmdError> {
+        self.mtu = conf.mtu.unwrap_or(self.mtu);
+        Ok(())
+    }
+
+    fn rx_queue_setup(
+        &mut self,
+        _q: u16,
+        _nb_desc: u16,
+        pool: &Mempool,
+        counters: Arc<RxCounters>,
+    ) -> Result<Box<dyn RxQueue>, PmdError> {
+        if self.cfg.size > pool.data_room() {
+            return Err(PmdError::Driver {
+                port: self.port_id,
+                driver: NAME,
+                reason: format!(
+                    "size={} does not fit the pool's {}-byte data room",
+                    self.cfg.size,
+                    pool.data_room()
+                ),
+            });
+        }
+        Ok(Box::new(NullRx {
+            pool: pool.clone(),
+            cfg: self.cfg,
+            port: self.port_id,
+            counters,
+        }))
+    }
+
+    fn tx_queue_setup(
+        &mut self,
+        _q: u16,
+        _nb_desc: u16,
+        counters: Arc<TxCounters>,
+    ) -> Result<Box<dyn TxQueue>, PmdError> {
+        Ok(Box::new(NullTx {
+            copy: self.cfg.copy,
+            scratch: vec![0; 9018],
+            counters,
+        }))
+    }
+
+    fn start(&mut self) -> Result<(), PmdError> {
+        Ok(())
+    }
+
+    fn stop(&mut self) -> Result<(), PmdError> {
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), PmdError> {
+        Ok(())
+    }
+
+    fn link(&self) -> Link {
+        Link {
+            up: true,
+            speed_mbps: 10_000,
+            full_duplex: true,
+        }
+    }
+}
+
+/// The frame `copy=1` writes: broadcast, from a locally administered MAC, ethertype
+/// 0x88b5 (local experimental), zero payload.
+const TEMPLATE: [u8; 14] = [
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 1, 0x88, 0xb5,
+];
+
+struct NullRx<P: PktPool> {
+    pool: P,
+    cfg: NullCfg,
+    port: u16,
+    counters: Arc<RxCounters>,
+}
+
+/// Fills `out` with up to `n` packets of `cfg.size` bytes from `pool`; returns how many.
+fn null_rx<P: PktPool>(
+    pool: &P,
+    cfg: &NullCfg,
+    port: u16,
+    out: &mut Burst<P::Buf>,
+    n: usize,
+) -> Result<usize, vpmd_mempool::NoBufs> {
+    let start = out.len();
+    pool.alloc_bulk(out, n)?;
+    for m in &mut out.as_mut_slice()[start..] {
+        m.set_port(port);
+        // The pool checked data_room >= size at setup, so append succeeds.
+        if let Some(data) = m.append(cfg.size) {
+            if cfg.copy {
+                data[..TEMPLATE.len()].copy_from_slice(&TEMPLATE);
+                data[TEMPLATE.len()..].fill(0);
+            }
+        }
+    }
+    Ok(n)
+}
+
+impl<P: PktPool<Buf = Mbuf>> RxQueue for NullRx<P> {
+    #[inline]
+    fn rx_burst(&mut self, out: &mut Burst<Mbuf>, max: usize) -> usize {
+        if self.cfg.no_rx {
+            return 0;
+        }
+        let n = max.min(out.room());
+        match null_rx(&self.pool, &self.cfg, self.port, out, n) {
+            Ok(n) => {
+                self.counters.packets.add(n as u64);
+                self.counters.bytes.add(n as u64 * self.cfg.size as u64);
+                n
+            }
+            Err(_) => {
+                self.counters.nombuf.add(n as u64);
+                0
+            }
+        }
+    }
+}
+
+struct NullTx {
+    copy: bool,
+    scratch: Vec<u8>,
+    counters: Arc<TxCounters>,
+}
+
+impl TxQueue for NullTx {
+    #[inline]
+    fn tx_burst(&mut self, pkts: &mut Burst<Mbuf>) -> usize {
+        let n = pkts.len();
+        let mut bytes = 0u64;
+        for m in pkts.as_slice() {
+            bytes += m.pkt_len() as u64;
+            if self.copy {
+                m.read_into(&mut self.scratch);
+            }
+        }
+        Mbuf::free_bulk(pkts);
+        self.counters.packets.add(n as u64);
+        self.counters.bytes.add(bytes);
+        n
+    }
+}

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# vpmd set-up: the one script that prepares a Debian 12 machine for building,
+# testing and benchmarking vpmd. Idempotent and non-interactive; a second run
+# installs nothing and takes a few seconds.
+#
+#   ./setup.sh                      # as root, or re-execs itself with sudo
+#   VPMD_HUGEPAGES=1024 ./setup.sh  # reserve a different number of 2 MiB pages
+set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+HUGEPAGES_WANT="${VPMD_HUGEPAGES:-512}"   # 512 x 2 MiB = 1 GiB
+HUGE_MNT=/dev/hugepages
+WARNINGS=0
+
+log()  { echo "setup: $*"; }
+warn() { echo "setup: WARNING: $*" >&2; WARNINGS=$((WARNINGS + 1)); }
+die()  { echo "setup: ERROR: $*" >&2; exit 1; }
+
+# Debian packages. dpdk ships dpdk-testpmd (the benchmark anchor); its PMDs are
+# plugins loaded at run time, so name the two the anchor needs (net_null ports,
+# ring mempool) rather than rely on Recommends being enabled.
+# fonts-dejavu-core: the font vpmd-bench draws its PNG plots with.
+APT_PACKAGES=(
+  build-essential pkg-config clang libclang-dev
+  dpdk dpdk-dev libdpdk-dev librte-net-null23 librte-mempool-ring23
+  fonts-dejavu-core
+)
+
+# ---------------------------------------------------------------------------
+# Steps
+# ---------------------------------------------------------------------------
+
+ensure_root() {
+  [[ $EUID -eq 0 ]] && return 0
+  if command -v sudo >/dev/null 2>&1; then
+    log "not root, re-running with sudo"
+    exec sudo --preserve-env=VPMD_HUGEPAGES bash "$0" "$@"
+  fi
+  die "must run as root (and sudo is not available)"
+}
+
+step_rust() {
+  # Rust comes from the machine's rustup toolchain, never from apt. Under sudo
+  # PATH is reset, so also look in the invoking user's ~/.cargo/bin.
+  local d v
+  for d in "${CARGO_HOME:-$HOME/.cargo}/bin" \
+           "$(getent passwd "${SUDO_USER:-root}" | cut -d: -f6)/.cargo/bin"; do
+    [[ -x "$d/cargo" ]] && PATH="$PATH:$d"
+  done
+  command -v cargo >/dev/null 2>&1 ||
+    die "cargo not found on PATH: install Rust with rustup (https://rustup.rs) first"
+  v=$(cargo --version 2>&1) || die "cargo found but not working: $v"
+  log "rust ($v) ok"
+}
+
+step_packages() {
+  local p missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    [[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" == installed ]] ||
+      missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    log "installing ${missing[*]}"
+    # Quiet on success; on failure show the tail of apt's log.
+    local aptlog=/tmp/vpmd-setup-apt.log
+    { apt-get update -q && apt-get install -y -q "${missing[@]}"; } >"$aptlog" 2>&1 ||
+      { tail -n 20 "$aptlog" >&2; die "apt-get failed (full log: $aptlog)"; }
+  fi
+  command -v dpdk-testpmd >/dev/null 2>&1 || die "dpdk-testpmd missing after install"
+  pkg-config --exists libdpdk || die "pkg-config cannot find libdpdk"
+  log "packages ok (${#missing[@]} installed, dpdk $(pkg-config --modversion libdpdk))"
+}
+
+step_hugepages() {
+  local f=/proc/sys/vm/nr_hugepages have
+  have=$(cat "$f")
+  if ((have < HUGEPAGES_WANT)); then
+    # May fail (read-only /proc/sys in a container) or be partly granted
+    # (fragmented memory): read back and warn, the project runs without them.
+    { echo "$HUGEPAGES_WANT" >"$f"; } 2>/dev/null || true
+    have=$(cat "$f")
+  fi
+  if ((have < HUGEPAGES_WANT)); then
+    warn "only $have of $HUGEPAGES_WANT hugepages reserved (vpmd falls back to normal pages)"
+  else
+    log "hugepages ok ($have x 2 MiB)"
+  fi
+  if ! mountpoint -q "$HUGE_MNT"; then
+    mkdir -p "$HUGE_MNT"
+    mount -t hugetlbfs nodev "$HUGE_MNT" 2>/dev/null ||
+      { warn "could not mount hugetlbfs at $HUGE_MNT"; return 0; }
+  fi
+  log "hugetlbfs at $HUGE_MNT ok"
+}
+
+# ---------------------------------------------------------------------------
+# Step list: run in order. Later issues add their steps here (define the
+# function above, then list it), e.g. step_qemu, step_ovs, step_xen_headers.
+# ---------------------------------------------------------------------------
+STEPS=(
+  step_rust
+  step_packages
+  step_hugepages
+)
+
+main() {
+  [[ $HUGEPAGES_WANT =~ ^[0-9]+$ ]] || die "VPMD_HUGEPAGES must be a number, got '$HUGEPAGES_WANT'"
+  ensure_root "$@"
+  local s
+  for s in "${STEPS[@]}"; do "$s"; done
+  log "done: ${#STEPS[@]} steps, $WARNINGS warning(s)"
+}
+
+main "$@"

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): set up the machine, check formatting and
+# lints, run every test, then smoke-run each benchmark against its anchor.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+./setup.sh
+echo "test: cargo fmt --check"
+cargo fmt --all -- --check
+echo "test: cargo clippy"
+cargo clippy --workspace --all-targets --release -- -D warnings
+echo "test: cargo test"
+cargo test --workspace --release
+echo "test: benchmark smoke runs (numbers are not judged here; see README, Benchmarks)"
+cargo build --workspace --release --bins
+bench=target/release/vpmd-bench
+"$bench" --pairs 1 ring --items 2000000
+"$bench" --pairs 1 mempool --ms 100
+"$bench" --pairs 1 fwd-null --secs 3
+echo "test: all passed"
