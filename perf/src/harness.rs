@@ -66,3 +66,19 @@ pub fn pin(cpu: usize) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// Runs `producer` pinned to CPU 0 and `consumer` pinned to CPU 1 at once; returns the
+/// wall time from start until both are done, in nanoseconds.
+pub fn on_two_cores(
+    producer: impl FnOnce() -> anyhow::Result<()> + Send + 'static,
+    consumer: impl FnOnce() -> anyhow::Result<()> + Send + 'static,
+) -> anyhow::Result<f64> {
+    let start = Instant::now();
+    let p = std::thread::spawn(move || pin(0).and_then(|()| producer()));
+    let c = std::thread::spawn(move || pin(1).and_then(|()| consumer()));
+    p.join()
+        .map_err(|_| anyhow::anyhow!("producer panicked"))??;
+    c.join()
+        .map_err(|_| anyhow::anyhow!("consumer panicked"))??;
+    Ok(start.elapsed().as_nanos() as f64)
+}

@@ -39,6 +39,27 @@ pub struct Figure {
 }
 
 impl Figure {
+    /// A figure from alternated samples; `ours` and `anchor` are their medians.
+    pub fn compare(
+        name: impl Into<String>,
+        unit: &str,
+        better: Better,
+        anchor_name: &str,
+        ours_samples: Vec<f64>,
+        anchor_samples: Vec<f64>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            ours: crate::harness::median(&ours_samples),
+            anchor: crate::harness::median(&anchor_samples),
+            unit: unit.into(),
+            better,
+            anchor_name: anchor_name.into(),
+            ours_samples,
+            anchor_samples,
+        }
+    }
+
     /// `ours/anchor` or `anchor/ours`, so that > 1 means vpmd is better.
     pub fn ratio(&self) -> f64 {
         match self.better {

@@ -206,7 +206,22 @@ impl Port {
         Ok(())
     }
 
-    fn check_desc(&self, nb_desc: u16) -> Result<(), PmdError> {
+    /// Queue `q` exists among `configured` and `nb_desc` is within the driver's limits.
+    fn check_queue(
+        &self,
+        what: &'static str,
+        q: u16,
+        configured: usize,
+        nb_desc: u16,
+    ) -> Result<(), PmdError> {
+        if q as usize >= configured {
+            return Err(PmdError::Range {
+                port: self.id,
+                what,
+                value: q.into(),
+                max: (configured as u32).saturating_sub(1),
+            });
+        }
         let info = self.dev.info();
         if nb_desc < info.min_desc || nb_desc > info.max_desc {
             return Err(PmdError::Range {
@@ -228,16 +243,7 @@ impl Port {
     ) -> Result<PortRx, PmdError> {
         use PortState::*;
         self.require("set up an rx queue", &[Configured, Stopped])?;
-        let max = self.rxq.len() as u32;
-        if q as u32 >= max {
-            return Err(PmdError::Range {
-                port: self.id,
-                what: "rx queue",
-                value: q.into(),
-                max: max.saturating_sub(1),
-            });
-        }
-        self.check_desc(nb_desc)?;
+        self.check_queue("rx queue", q, self.rxq.len(), nb_desc)?;
         let counters = Arc::new(RxCounters::default());
         let inner = self
             .dev
@@ -256,16 +262,7 @@ impl Port {
     pub fn tx_queue_setup(&mut self, q: u16, nb_desc: u16) -> Result<PortTx, PmdError> {
         use PortState::*;
         self.require("set up a tx queue", &[Configured, Stopped])?;
-        let max = self.txq.len() as u32;
-        if q as u32 >= max {
-            return Err(PmdError::Range {
-                port: self.id,
-                what: "tx queue",
-                value: q.into(),
-                max: max.saturating_sub(1),
-            });
-        }
-        self.check_desc(nb_desc)?;
+        self.check_queue("tx queue", q, self.txq.len(), nb_desc)?;
         let counters = Arc::new(TxCounters::default());
         let inner = self.dev.tx_queue_setup(q, nb_desc, Arc::clone(&counters))?;
         self.txq[q as usize] = Some(counters);

@@ -56,6 +56,7 @@ pub struct TxCounters {
 
 /// Per-queue figures inside [`PortStats`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct QueueStats {
     /// Packets.
     pub packets: u64,
@@ -65,8 +66,19 @@ pub struct QueueStats {
     pub errors: u64,
 }
 
+impl QueueStats {
+    fn read(packets: &Counter, bytes: &Counter, errors: &Counter) -> Self {
+        Self {
+            packets: packets.get(),
+            bytes: bytes.get(),
+            errors: errors.get(),
+        }
+    }
+}
+
 /// A port's statistics (`rte_eth_stats`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PortStats {
     /// Received packets.
     pub ipackets: u64,
@@ -95,11 +107,7 @@ impl PortStats {
     pub fn collect(rx: &[std::sync::Arc<RxCounters>], tx: &[std::sync::Arc<TxCounters>]) -> Self {
         let mut s = PortStats::default();
         for q in rx {
-            let qs = QueueStats {
-                packets: q.packets.get(),
-                bytes: q.bytes.get(),
-                errors: q.errors.get(),
-            };
+            let qs = QueueStats::read(&q.packets, &q.bytes, &q.errors);
             s.ipackets += qs.packets;
             s.ibytes += qs.bytes;
             s.ierrors += qs.errors;
@@ -108,11 +116,7 @@ impl PortStats {
             s.rxq.push(qs);
         }
         for q in tx {
-            let qs = QueueStats {
-                packets: q.packets.get(),
-                bytes: q.bytes.get(),
-                errors: q.errors.get(),
-            };
+            let qs = QueueStats::read(&q.packets, &q.bytes, &q.errors);
             s.opackets += qs.packets;
             s.obytes += qs.bytes;
             s.oerrors += qs.errors;

@@ -273,7 +273,12 @@ fn write_json(c: &Config, r: &RunReport, path: &std::path::Path) -> Result<()> {
             .zip(&r.forward)
             .zip(&c.ports)
             .enumerate()
-            .map(|(i, ((s, f), p))| PortJson::new(i as u16, p.devargs.clone(), s, *f))
+            .map(|(i, ((s, f), p))| PortJson {
+                port: i as u16,
+                devargs: p.devargs.clone(),
+                stats: s.clone(),
+                forward: *f,
+            })
             .collect(),
         accumulated: stats::accumulated(&r.forward),
         lcores: r.lcores.iter().map(LcoreJson::from).collect(),

@@ -136,43 +136,11 @@ pub struct PortJson {
     pub port: u16,
     /// Devargs it was created from.
     pub devargs: String,
-    /// NIC statistics over the run.
-    pub ipackets: u64,
-    /// Sent packets.
-    pub opackets: u64,
-    /// Received bytes.
-    pub ibytes: u64,
-    /// Sent bytes.
-    pub obytes: u64,
-    /// Missed packets.
-    pub imissed: u64,
-    /// Receive errors.
-    pub ierrors: u64,
-    /// Transmit errors.
-    pub oerrors: u64,
-    /// Allocation failures.
-    pub rx_nombuf: u64,
+    /// NIC statistics over the run (`ipackets`, `opackets`, ... and per queue).
+    #[serde(flatten)]
+    pub stats: PortStats,
     /// Forwarding figures.
     pub forward: FwdStats,
-}
-
-impl PortJson {
-    /// Builds the entry from a port's statistics over the run.
-    pub fn new(port: u16, devargs: String, s: &PortStats, forward: FwdStats) -> Self {
-        Self {
-            port,
-            devargs,
-            ipackets: s.ipackets,
-            opackets: s.opackets,
-            ibytes: s.ibytes,
-            obytes: s.obytes,
-            imissed: s.imissed,
-            ierrors: s.ierrors,
-            oerrors: s.oerrors,
-            rx_nombuf: s.rx_nombuf,
-            forward,
-        }
-    }
 }
 
 /// One forwarding lcore in the JSON dump.

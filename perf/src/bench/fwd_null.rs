@@ -9,7 +9,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use crate::harness::{alternate, median};
+use crate::harness::alternate;
 use crate::report::{Better, Figure};
 use crate::testpmd::{cleanup, cycles_per_packet, median_mpps, run_for, testpmd_null_io};
 
@@ -79,27 +79,16 @@ pub fn run(pairs: usize, secs: u64) -> Result<Vec<Figure>> {
             Ok(mpps)
         },
     )?;
-    let anchor_name = "dpdk-testpmd + net_null".to_string();
+    let anchor_name = "dpdk-testpmd + net_null";
     Ok(vec![
-        Figure {
-            name: "fwd-null-io-cycles".into(),
-            ours: median(&cycles.0),
-            anchor: median(&cycles.1),
-            unit: "cycles/pkt".into(),
-            better: Better::Lower,
-            anchor_name: anchor_name.clone(),
-            ours_samples: cycles.0,
-            anchor_samples: cycles.1,
-        },
-        Figure {
-            name: "fwd-null-io".into(),
-            ours: median(&a),
-            anchor: median(&b),
-            unit: "Mpps".into(),
-            better: Better::Higher,
+        Figure::compare(
+            "fwd-null-io-cycles",
+            "cycles/pkt",
+            Better::Lower,
             anchor_name,
-            ours_samples: a,
-            anchor_samples: b,
-        },
+            cycles.0,
+            cycles.1,
+        ),
+        Figure::compare("fwd-null-io", "Mpps", Better::Higher, anchor_name, a, b),
     ])
 }

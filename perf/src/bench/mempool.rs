@@ -8,14 +8,14 @@
 //!   anchor moves indices the same way through two `ArrayQueue`s.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Result;
 use crossbeam_queue::ArrayQueue;
 use vpmd_fastpath::spsc;
 use vpmd_mempool::{Burst, HugepagePolicy, LcoreGuard, Mbuf, Mempool, PoolConfig};
 
-use crate::harness::{alternate, median, ns_per_item, pin};
+use crate::harness::{alternate, ns_per_item, on_two_cores, pin};
 use crate::report::{Better, Figure};
 
 const BURST: usize = 32;
@@ -72,9 +72,7 @@ fn single_anchor(dur: Duration, cpu: usize) -> Result<f64> {
 fn pair_ours(pool: &Mempool, total: u64) -> Result<f64> {
     let (mut tx, mut rx) = spsc::<Mbuf>(1024)?;
     let p = pool.clone();
-    let start = Instant::now();
-    let producer = std::thread::spawn(move || -> Result<()> {
-        pin(0)?;
+    let producer = move || -> Result<()> {
         let _l = LcoreGuard::claim(0)?;
         let mut b = Burst::with_capacity(BURST);
         let mut sent = 0;
@@ -85,9 +83,8 @@ fn pair_ours(pool: &Mempool, total: u64) -> Result<f64> {
             sent += tx.enqueue_burst(&mut b) as u64;
         }
         Ok(())
-    });
-    let consumer = std::thread::spawn(move || -> Result<()> {
-        pin(1)?;
+    };
+    let consumer = move || -> Result<()> {
         let _l = LcoreGuard::claim(1)?;
         let mut b = Burst::with_capacity(BURST);
         let mut got = 0;
@@ -96,10 +93,8 @@ fn pair_ours(pool: &Mempool, total: u64) -> Result<f64> {
             Mbuf::free_bulk(&mut b);
         }
         Ok(())
-    });
-    producer.join().expect("producer")?;
-    consumer.join().expect("consumer")?;
-    Ok(start.elapsed().as_nanos() as f64 / total as f64)
+    };
+    Ok(on_two_cores(producer, consumer)? / total as f64)
 }
 
 fn pair_anchor(total: u64) -> Result<f64> {
@@ -108,10 +103,8 @@ fn pair_anchor(total: u64) -> Result<f64> {
         let _ = free.push(i);
     }
     let chan = Arc::new(ArrayQueue::new(1024));
-    let start = Instant::now();
     let (f1, c1) = (Arc::clone(&free), Arc::clone(&chan));
-    let producer = std::thread::spawn(move || -> Result<()> {
-        pin(0)?;
+    let producer = move || -> Result<()> {
         let mut sent = 0;
         while sent < total {
             for _ in 0..BURST {
@@ -126,9 +119,8 @@ fn pair_anchor(total: u64) -> Result<f64> {
             }
         }
         Ok(())
-    });
-    let consumer = std::thread::spawn(move || -> Result<()> {
-        pin(1)?;
+    };
+    let consumer = move || -> Result<()> {
         let mut got = 0;
         while got < total {
             for _ in 0..BURST {
@@ -142,10 +134,8 @@ fn pair_anchor(total: u64) -> Result<f64> {
             }
         }
         Ok(())
-    });
-    producer.join().expect("producer")?;
-    consumer.join().expect("consumer")?;
-    Ok(start.elapsed().as_nanos() as f64 / total as f64)
+    };
+    Ok(on_two_cores(producer, consumer)? / total as f64)
 }
 
 /// Runs both comparisons with `pairs` alternations.
@@ -163,27 +153,23 @@ pub fn run(pairs: usize, dur: Duration) -> Result<Vec<Figure>> {
         || single_ours(&pool, dur, cpu),
         || single_anchor(dur, cpu),
     )?;
-    let single = Figure {
-        name: "mempool-bulk32-1lcore".into(),
-        ours: median(&a),
-        anchor: median(&b),
-        unit: "ns/pkt".into(),
-        better: Better::Lower,
-        anchor_name: "crossbeam ArrayQueue free list".into(),
-        ours_samples: a,
-        anchor_samples: b,
-    };
+    let single = Figure::compare(
+        "mempool-bulk32-1lcore",
+        "ns/pkt",
+        Better::Lower,
+        "crossbeam ArrayQueue free list",
+        a,
+        b,
+    );
     let total = (dur.as_secs_f64() * 20e6) as u64;
     let (a, b) = alternate(pairs, || pair_ours(&pool, total), || pair_anchor(total))?;
-    let pair = Figure {
-        name: "mempool-bulk32-2lcores".into(),
-        ours: median(&a),
-        anchor: median(&b),
-        unit: "ns/pkt".into(),
-        better: Better::Lower,
-        anchor_name: "crossbeam ArrayQueue free list + channel".into(),
-        ours_samples: a,
-        anchor_samples: b,
-    };
+    let pair = Figure::compare(
+        "mempool-bulk32-2lcores",
+        "ns/pkt",
+        Better::Lower,
+        "crossbeam ArrayQueue free list + channel",
+        a,
+        b,
+    );
     Ok(vec![pair, single])
 }

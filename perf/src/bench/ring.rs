@@ -4,14 +4,13 @@
 //! PNG plot of ns/item against burst size.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::{ensure, Result};
 use crossbeam_queue::ArrayQueue;
 use vpmd_fastpath::spsc;
 use vpmd_mempool::Burst;
 
-use crate::harness::{alternate, median, pin};
+use crate::harness::{alternate, on_two_cores};
 use crate::plot::{self, Series};
 use crate::report::{Better, Figure};
 
@@ -21,9 +20,7 @@ const RING: usize = 1024;
 /// the sequence so a broken ring cannot look fast.
 fn ours(total: u64, burst: usize) -> Result<f64> {
     let (mut tx, mut rx) = spsc::<u64>(RING)?;
-    let start = Instant::now();
-    let producer = std::thread::spawn(move || -> Result<()> {
-        pin(0)?;
+    let producer = move || -> Result<()> {
         let mut b = Burst::with_capacity(burst);
         let mut next = 0u64;
         while next < total || !b.is_empty() {
@@ -34,9 +31,8 @@ fn ours(total: u64, burst: usize) -> Result<f64> {
             tx.enqueue_burst(&mut b);
         }
         Ok(())
-    });
-    let consumer = std::thread::spawn(move || -> Result<()> {
-        pin(1)?;
+    };
+    let consumer = move || -> Result<()> {
         let mut b = Burst::with_capacity(burst);
         let mut expect = 0u64;
         while expect < total {
@@ -47,18 +43,14 @@ fn ours(total: u64, burst: usize) -> Result<f64> {
             }
         }
         Ok(())
-    });
-    producer.join().expect("producer")?;
-    consumer.join().expect("consumer")?;
-    Ok(start.elapsed().as_nanos() as f64 / total as f64)
+    };
+    Ok(on_two_cores(producer, consumer)? / total as f64)
 }
 
 fn anchor(total: u64, burst: usize) -> Result<f64> {
     let q = Arc::new(ArrayQueue::<u64>::new(RING));
     let q2 = Arc::clone(&q);
-    let start = Instant::now();
-    let producer = std::thread::spawn(move || -> Result<()> {
-        pin(0)?;
+    let producer = move || -> Result<()> {
         let mut next = 0u64;
         while next < total {
             for _ in 0..burst.min((total - next) as usize) {
@@ -71,9 +63,8 @@ fn anchor(total: u64, burst: usize) -> Result<f64> {
             }
         }
         Ok(())
-    });
-    let consumer = std::thread::spawn(move || -> Result<()> {
-        pin(1)?;
+    };
+    let consumer = move || -> Result<()> {
         let mut expect = 0u64;
         while expect < total {
             for _ in 0..burst {
@@ -87,24 +78,20 @@ fn anchor(total: u64, burst: usize) -> Result<f64> {
             }
         }
         Ok(())
-    });
-    producer.join().expect("producer")?;
-    consumer.join().expect("consumer")?;
-    Ok(start.elapsed().as_nanos() as f64 / total as f64)
+    };
+    Ok(on_two_cores(producer, consumer)? / total as f64)
 }
 
 fn compare(pairs: usize, total: u64, burst: usize) -> Result<Figure> {
     let (a, b) = alternate(pairs, || ours(total, burst), || anchor(total, burst))?;
-    Ok(Figure {
-        name: format!("ring-burst{burst}"),
-        ours: median(&a),
-        anchor: median(&b),
-        unit: "ns/item".into(),
-        better: Better::Lower,
-        anchor_name: "crossbeam ArrayQueue".into(),
-        ours_samples: a,
-        anchor_samples: b,
-    })
+    Ok(Figure::compare(
+        format!("ring-burst{burst}"),
+        "ns/item",
+        Better::Lower,
+        "crossbeam ArrayQueue",
+        a,
+        b,
+    ))
 }
 
 /// Burst 32 (and with `sweep`, 1..=256 plus a plot written to `plot_path`).

@@ -14,6 +14,8 @@ use crate::devargs::Devargs;
 use crate::error::PmdError;
 use crate::queue::{RxQueue, TxQueue};
 use crate::registry::Driver;
+
+use super::SoftPort;
 use crate::stats::{RxCounters, TxCounters};
 
 const NAME: &str = "net_vpmd_null";
@@ -32,8 +34,7 @@ struct NullCfg {
 
 struct NullDev {
     cfg: NullCfg,
-    port_id: u16,
-    mtu: u16,
+    soft: SoftPort,
 }
 
 impl Driver for NullDriver {
@@ -50,32 +51,18 @@ impl Driver for NullDriver {
         };
         Ok(Box::new(NullDev {
             cfg,
-            port_id,
-            mtu: 1500,
+            soft: SoftPort::new(port_id),
         }))
     }
 }
 
 impl EthDev for NullDev {
     fn info(&self) -> DevInfo {
-        DevInfo {
-            driver: NAME,
-            max_rx_queues: 64,
-            max_tx_queues: 64,
-            min_desc: 1,
-            max_desc: u16::MAX,
-            mtu: self.mtu,
-            min_mtu: 68,
-            max_mtu: 9000,
-            max_rx_pktlen: 9018,
-            rx_offload_capa: 0,
-            tx_offload_capa: crate::offload::TX_MULTI_SEGS,
-            mac: super::port_mac(self.port_id),
-        }
+        self.soft.info(NAME, 64, (1, u16::MAX))
     }
 
     fn configure(&mut self, _rxq: u16, _txq: u16, conf: &PortConf) -> Result<(), PmdError> {
-        self.mtu = conf.mtu.unwrap_or(self.mtu);
+        self.soft.configure(conf);
         Ok(())
     }
 
@@ -88,7 +75,7 @@ impl EthDev for NullDev {
     ) -> Result<Box<dyn RxQueue>, PmdError> {
         if self.cfg.size > pool.data_room() {
             return Err(PmdError::Driver {
-                port: self.port_id,
+                port: self.soft.port_id,
                 driver: NAME,
                 reason: format!(
                     "size={} does not fit the pool's {}-byte data room",
@@ -100,7 +87,7 @@ impl EthDev for NullDev {
         Ok(Box::new(NullRx {
             pool: pool.clone(),
             cfg: self.cfg,
-            port: self.port_id,
+            port: self.soft.port_id,
             counters,
         }))
     }
@@ -131,11 +118,7 @@ impl EthDev for NullDev {
     }
 
     fn link(&self) -> Link {
-        Link {
-            up: true,
-            speed_mbps: 10_000,
-            full_duplex: true,
-        }
+        self.soft.link()
     }
 }
 

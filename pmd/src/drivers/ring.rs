@@ -17,6 +17,8 @@ use crate::devargs::Devargs;
 use crate::error::PmdError;
 use crate::queue::{RxQueue, TxQueue};
 use crate::registry::Driver;
+
+use super::SoftPort;
 use crate::stats::{RxCounters, TxCounters};
 
 const NAME: &str = "net_vpmd_ring";
@@ -76,8 +78,7 @@ impl std::fmt::Debug for RingDriver {
 struct RingDev {
     name: String,
     peer: String,
-    port_id: u16,
-    mtu: u16,
+    soft: SoftPort,
     hub: Arc<Mutex<Hub>>,
 }
 
@@ -115,8 +116,7 @@ impl Driver for RingDriver {
         Ok(Box::new(RingDev {
             name: me,
             peer,
-            port_id,
-            mtu: 1500,
+            soft: SoftPort::new(port_id),
             hub: Arc::clone(&self.hub),
         }))
     }
@@ -130,24 +130,11 @@ impl RingDev {
 
 impl EthDev for RingDev {
     fn info(&self) -> DevInfo {
-        DevInfo {
-            driver: NAME,
-            max_rx_queues: 16,
-            max_tx_queues: 16,
-            min_desc: 2,
-            max_desc: 32768,
-            mtu: self.mtu,
-            min_mtu: 68,
-            max_mtu: 9000,
-            max_rx_pktlen: 9018,
-            rx_offload_capa: 0,
-            tx_offload_capa: crate::offload::TX_MULTI_SEGS,
-            mac: super::port_mac(self.port_id),
-        }
+        self.soft.info(NAME, 16, (2, 32768))
     }
 
     fn configure(&mut self, _rxq: u16, _txq: u16, conf: &PortConf) -> Result<(), PmdError> {
-        self.mtu = conf.mtu.unwrap_or(self.mtu);
+        self.soft.configure(conf);
         Ok(())
     }
 
@@ -201,11 +188,7 @@ impl EthDev for RingDev {
     }
 
     fn link(&self) -> Link {
-        Link {
-            up: true,
-            speed_mbps: 10_000,
-            full_duplex: true,
-        }
+        self.soft.link()
     }
 }
 
