@@ -24,5 +24,7 @@ pub mod lcore;
 pub mod ring;
 
 pub use ctl::Generation;
-pub use lcore::{IdlePolicy, Lcore, LcoreConfig, LcoreError, LcoreHandle, LcoreStats, PollTask};
+pub use lcore::{
+    online_cpus, IdlePolicy, Lcore, LcoreConfig, LcoreError, LcoreHandle, LcoreStats, PollTask,
+};
 pub use ring::{spsc, Consumer, MpmcRing, Producer, RingError};

@@ -71,22 +71,42 @@ pub fn run_for(mut cmd: Command, secs: u64) -> Result<String> {
     Ok(out)
 }
 
-/// The EAL file prefix of anchor runs; `--in-memory` leaves only an empty runtime
-/// directory under this name, removed by [`cleanup`].
+/// The EAL file prefix of anchor runs; `--in-memory` and `--no-shconf` leave only an
+/// empty runtime directory under this name, removed by [`cleanup`].
 const PREFIX: &str = "vpmdbench";
 
+/// 2 MiB hugepages free now (0 if unknown).
+pub fn hugepages_free() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("HugePages_Free:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Hugepages an anchor run needs: testpmd's default mbuf pools take about 300.
+pub const ANCHOR_HUGEPAGES: u64 = 320;
+
 /// dpdk-testpmd io forwarding between two `net_null` ports, main lcore 0, forwarding
-/// lcore 1, in memory (no hugepage files left behind), recording core cycles.
-pub fn testpmd_null_io() -> Command {
+/// lcore 1, recording core cycles. With `huge`, in memory on hugepages (no files left
+/// behind); without, on normal pages with a pool small enough for them.
+pub fn testpmd_null_io(huge: bool) -> Command {
     let mut c = Command::new("dpdk-testpmd");
     c.args([
         "-l",
         "0,1",
         "--no-pci",
-        "--in-memory",
         "--no-telemetry",
         "--file-prefix",
         PREFIX,
+    ]);
+    if huge {
+        c.arg("--in-memory");
+    } else {
+        c.args(["--no-huge", "--no-shconf", "-m", "1024"]);
+    }
+    c.args([
         "--vdev",
         "net_null0",
         "--vdev",
@@ -101,10 +121,13 @@ pub fn testpmd_null_io() -> Command {
         "1",
         "--record-core-cycles",
     ]);
+    if !huge {
+        c.arg("--total-num-mbufs=16384");
+    }
     c
 }
 
-/// Removes the empty runtime directory an in-memory testpmd run leaves.
+/// Removes the empty runtime directory an anchor run leaves.
 pub fn cleanup() {
     let _ = std::fs::remove_dir(format!("/var/run/dpdk/{PREFIX}"));
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use vpmd_config::{Config, ForwardMode, HugepageMode, PortTopology};
 use vpmd_fastpath::lcore::DEFAULT_WEIGHT;
-use vpmd_fastpath::{Lcore, LcoreConfig, LcoreHandle, LcoreStats, PollTask};
+use vpmd_fastpath::{online_cpus, Lcore, LcoreConfig, LcoreHandle, LcoreStats, PollTask};
 use vpmd_mempool::{HugepagePolicy, Mempool, PoolConfig};
 use vpmd_pmd::{Port, PortConf, PortRx, PortStats, PortTx, Registry};
 
@@ -115,6 +115,15 @@ pub fn run(c: &Config, registry: &Registry, stop: &AtomicBool) -> Result<RunRepo
     let nb_ports = c.ports.len();
     if nb_ports == 0 {
         bail!("no ports: add --vdev DEVARGS or [[port]] tables in --config");
+    }
+    let online = online_cpus();
+    if let Some(cpu) = c
+        .lcores
+        .ids()
+        .iter()
+        .find(|&&x| !online.contains(&(x as usize)))
+    {
+        bail!("lcores: CPU {cpu} is not available to this process (available: {online:?})");
     }
     let pool = Mempool::new("mbuf_pool", &pool_config(c)).context("creating the mbuf pool")?;
     let info = pool.info();

@@ -161,6 +161,18 @@ struct Shared {
     counters: CachePadded<Counters>,
 }
 
+/// The CPUs this process may run on (its affinity mask), ascending. Call it before any
+/// thread of the process pins itself.
+pub fn online_cpus() -> Vec<usize> {
+    let mut v: Vec<usize> = core_affinity::get_core_ids()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    v.sort_unstable();
+    v
+}
+
 /// Starts lcores.
 #[derive(Debug)]
 pub struct Lcore;
