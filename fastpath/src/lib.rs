@@ -6,6 +6,8 @@
 //! - [`lcore`]: threads pinned to one CPU each, polling a list of [`lcore::PollTask`]s by
 //!   weighted round-robin, with an idle policy and OVS-style busy/idle cycle counters.
 //! - [`ctl`]: how control-plane changes reach a running lcore without a lock on its fast path.
+//! - [`handover`]: how a control thread swaps the state a polled queue works on and learns
+//!   when the old state is no longer in use.
 //!
 //! This crate knows no device: it polls anything that implements [`lcore::PollTask`].
 //!
@@ -20,10 +22,12 @@
 #![warn(missing_debug_implementations)]
 
 pub mod ctl;
+pub mod handover;
 pub mod lcore;
 pub mod ring;
 
 pub use ctl::Generation;
+pub use handover::{handover, Handover, Reader};
 pub use lcore::{
     online_cpus, IdlePolicy, Lcore, LcoreConfig, LcoreError, LcoreHandle, LcoreStats, PollTask,
 };

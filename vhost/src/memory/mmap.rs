@@ -1,0 +1,107 @@
+//! One guest memory region mapped from the file descriptor the front-end sent.
+//!
+//! The only unsafe code of guest memory: `mmap`/`munmap`, and the raw copies in and out
+//! of the mapping. A mapping is checked against the file's size first (`fstat`), so a
+//! region that claims more than its file holds is refused instead of raising SIGBUS on
+//! first touch. (A file truncated *after* mapping is issue 10's business.)
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::ptr::NonNull;
+
+use super::MemError;
+
+/// A shared, read-write mapping of `len` bytes of a file, unmapped on drop.
+#[derive(Debug)]
+pub struct Mapping {
+    base: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: the mapping is plain shared memory; this type hands out only raw copies and
+// raw pointers whose users synchronise with the guest through the virtio ring protocol.
+unsafe impl Send for Mapping {}
+// SAFETY: as above.
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    /// Maps `len` bytes of `file` from `offset`, after checking the file holds them.
+    pub fn new(file: &File, offset: u64, len: u64) -> Result<Self, MemError> {
+        let file_len = file.metadata().map_err(MemError::Io)?.len();
+        let end = offset.checked_add(len).ok_or(MemError::Overflow)?;
+        if len == 0 || end > file_len {
+            return Err(MemError::BeyondFile {
+                offset,
+                len,
+                file_len,
+            });
+        }
+        let len = usize::try_from(len).map_err(|_| MemError::Overflow)?;
+        let off = libc::off_t::try_from(offset).map_err(|_| MemError::Overflow)?;
+        // SAFETY: a fresh shared mapping at an address of the kernel's choice; the fd is
+        // valid for the call and the range was checked against the file size.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_POPULATE,
+                file.as_raw_fd(),
+                off,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(MemError::Io(std::io::Error::last_os_error()));
+        }
+        let base = NonNull::new(p.cast()).ok_or(MemError::Overflow)?;
+        Ok(Self { base, len })
+    }
+
+    /// Mapped length.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Always false: empty regions are refused.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Host address of byte `off` of the mapping, if `off..off+len` lies inside it.
+    #[inline]
+    pub fn ptr(&self, off: u64, len: u64) -> Option<NonNull<u8>> {
+        let end = off.checked_add(len)?;
+        if end > self.len as u64 {
+            return None;
+        }
+        // SAFETY: `off <= len` of the mapping, so the result stays inside it.
+        Some(unsafe { self.base.add(off as usize) })
+    }
+
+    /// Copies `dst.len()` bytes from `off` out of the mapping.
+    #[inline]
+    pub fn read(&self, off: u64, dst: &mut [u8]) -> Option<()> {
+        let src = self.ptr(off, dst.len() as u64)?;
+        // SAFETY: the source range is inside the mapping (checked by `ptr`) and cannot
+        // overlap `dst`, which Rust owns. The guest may write the bytes concurrently; we
+        // take a snapshot and never form a reference to guest memory.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_mut_ptr(), dst.len()) };
+        Some(())
+    }
+
+    /// Copies `src` into the mapping at `off`.
+    #[inline]
+    pub fn write(&self, off: u64, src: &[u8]) -> Option<()> {
+        let dst = self.ptr(off, src.len() as u64)?;
+        // SAFETY: as for `read`, in the other direction.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst.as_ptr(), src.len()) };
+        Some(())
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, unmapped once.
+        unsafe { libc::munmap(self.base.as_ptr().cast(), self.len) };
+    }
+}

@@ -1,0 +1,339 @@
+//! Guest memory as the front-end described it: regions (guest physical address, size,
+//! front-end virtual address, fd + offset) mapped once, and address translation.
+//!
+//! A [`MemTable`] is immutable once built; a new `SET_MEM_TABLE` or `ADD_MEM_REG` builds a
+//! new one and publishes it (`Arc`), so a queue keeps the table it was handed until it
+//! picks up the next one and no mapping disappears under a running burst.
+//!
+//! Every guest-supplied address and length is checked here: a range that is not wholly
+//! inside one region (or, for copies, inside consecutive regions) is an error, never a
+//! wild access.
+
+mod mmap;
+
+use std::fs::File;
+use std::ptr::NonNull;
+
+pub use mmap::Mapping;
+
+/// Most regions a table holds (QEMU's and rust-vmm's `VHOST_USER_MAX_RAM_SLOTS`).
+pub const MAX_REGIONS: usize = 509;
+
+/// Why guest memory could not be mapped or accessed.
+#[derive(Debug, thiserror::Error)]
+pub enum MemError {
+    /// The region extends past the end of its file.
+    #[error(
+        "region of {len} bytes at file offset {offset} extends past the file's {file_len} bytes"
+    )]
+    BeyondFile {
+        /// Offset in the file.
+        offset: u64,
+        /// Region size.
+        len: u64,
+        /// The file's size.
+        file_len: u64,
+    },
+    /// An address computation overflowed.
+    #[error("address or size overflows")]
+    Overflow,
+    /// Two regions overlap in guest physical or front-end virtual space.
+    #[error("regions overlap at guest address {0:#x}")]
+    Overlap(u64),
+    /// More regions than [`MAX_REGIONS`].
+    #[error("too many memory regions ({0}, max {MAX_REGIONS})")]
+    TooMany(usize),
+    /// A guest address range is not backed by the table.
+    #[error("guest range {gpa:#x}+{len} is outside guest memory")]
+    Outside {
+        /// Start of the range.
+        gpa: u64,
+        /// Its length.
+        len: u64,
+    },
+    /// The OS refused.
+    #[error("{0}")]
+    Io(std::io::Error),
+}
+
+/// One region as a memory-table message describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegionDesc {
+    /// Guest physical address of the first byte.
+    pub gpa: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// The front-end's virtual address of the first byte (vring addresses use these).
+    pub uaddr: u64,
+    /// Offset of the first byte in the fd.
+    pub mmap_offset: u64,
+}
+
+/// A mapped region.
+#[derive(Debug)]
+pub struct Region {
+    desc: RegionDesc,
+    map: Mapping,
+}
+
+impl Region {
+    /// Maps `desc` from `file`.
+    pub fn map(desc: RegionDesc, file: &File) -> Result<Self, MemError> {
+        desc.gpa.checked_add(desc.size).ok_or(MemError::Overflow)?;
+        desc.uaddr
+            .checked_add(desc.size)
+            .ok_or(MemError::Overflow)?;
+        let map = Mapping::new(file, desc.mmap_offset, desc.size)?;
+        Ok(Self { desc, map })
+    }
+
+    /// What the front-end said about this region.
+    pub fn desc(&self) -> RegionDesc {
+        self.desc
+    }
+
+    #[inline]
+    fn gpa_offset(&self, gpa: u64) -> Option<u64> {
+        gpa.checked_sub(self.desc.gpa)
+            .filter(|&o| o < self.desc.size)
+    }
+}
+
+/// A guest's memory map.
+#[derive(Debug, Default)]
+pub struct MemTable {
+    regions: Vec<Region>,
+}
+
+/// A host pointer into guest memory, valid while the [`MemTable`] it came from lives.
+pub type HostPtr = NonNull<u8>;
+
+impl MemTable {
+    /// A table of `regions`, refused if any two overlap.
+    pub fn new(mut regions: Vec<Region>) -> Result<Self, MemError> {
+        if regions.len() > MAX_REGIONS {
+            return Err(MemError::TooMany(regions.len()));
+        }
+        regions.sort_by_key(|r| r.desc.gpa);
+        for w in regions.windows(2) {
+            if w[0].desc.gpa + w[0].desc.size > w[1].desc.gpa {
+                return Err(MemError::Overlap(w[1].desc.gpa));
+            }
+        }
+        let mut by_uaddr: Vec<_> = regions
+            .iter()
+            .map(|r| (r.desc.uaddr, r.desc.size))
+            .collect();
+        by_uaddr.sort_unstable();
+        for w in by_uaddr.windows(2) {
+            if w[0].0 + w[0].1 > w[1].0 {
+                return Err(MemError::Overlap(w[1].0));
+            }
+        }
+        Ok(Self { regions })
+    }
+
+    /// The regions, by guest address.
+    pub fn regions(&self) -> impl Iterator<Item = &Region> {
+        self.regions.iter()
+    }
+
+    /// How many regions.
+    pub fn len(&self) -> usize {
+        self.regions.len()
+    }
+
+    /// True when the table has no regions (no memory table received yet).
+    pub fn is_empty(&self) -> bool {
+        self.regions.is_empty()
+    }
+
+    /// The index of the region holding `gpa`, trying `hint` first (a queue's last hit).
+    #[inline]
+    pub fn find(&self, gpa: u64, hint: usize) -> Option<usize> {
+        if let Some(r) = self.regions.get(hint) {
+            if r.gpa_offset(gpa).is_some() {
+                return Some(hint);
+            }
+        }
+        self.regions
+            .iter()
+            .position(|r| r.gpa_offset(gpa).is_some())
+    }
+
+    /// Host pointer of `gpa..gpa+len`, if it lies wholly in one region.
+    #[inline]
+    pub fn gpa_to_host(&self, gpa: u64, len: u64, hint: &mut usize) -> Option<HostPtr> {
+        let i = self.find(gpa, *hint)?;
+        *hint = i;
+        let r = &self.regions[i];
+        r.map.ptr(gpa - r.desc.gpa, len)
+    }
+
+    /// Host pointer of a front-end virtual range (vring addresses), if in one region.
+    pub fn uaddr_to_host(&self, uaddr: u64, len: u64) -> Option<HostPtr> {
+        self.regions.iter().find_map(|r| {
+            let off = uaddr
+                .checked_sub(r.desc.uaddr)
+                .filter(|&o| o < r.desc.size)?;
+            r.map.ptr(off, len)
+        })
+    }
+
+    /// The guest address of a front-end virtual address (for logging and debugging).
+    pub fn uaddr_to_gpa(&self, uaddr: u64) -> Option<u64> {
+        self.regions.iter().find_map(|r| {
+            let off = uaddr
+                .checked_sub(r.desc.uaddr)
+                .filter(|&o| o < r.desc.size)?;
+            Some(r.desc.gpa + off)
+        })
+    }
+
+    /// Copies guest bytes at `gpa` into `dst`; the range may cross adjacent regions.
+    #[inline]
+    pub fn read(&self, gpa: u64, dst: &mut [u8], hint: &mut usize) -> Result<(), MemError> {
+        self.walk(gpa, dst.len() as u64, hint, |r, off, done, n| {
+            r.map.read(off, &mut dst[done..done + n])
+        })
+    }
+
+    /// Copies `src` into guest memory at `gpa`; the range may cross adjacent regions.
+    #[inline]
+    pub fn write(&self, gpa: u64, src: &[u8], hint: &mut usize) -> Result<(), MemError> {
+        self.walk(gpa, src.len() as u64, hint, |r, off, done, n| {
+            r.map.write(off, &src[done..done + n])
+        })
+    }
+
+    /// Visits `gpa..gpa+len` region by region: `f(region, offset in region, bytes done,
+    /// bytes in this region)`.
+    #[inline]
+    fn walk(
+        &self,
+        gpa: u64,
+        len: u64,
+        hint: &mut usize,
+        mut f: impl FnMut(&Region, u64, usize, usize) -> Option<()>,
+    ) -> Result<(), MemError> {
+        let outside = || MemError::Outside { gpa, len };
+        gpa.checked_add(len).ok_or(MemError::Overflow)?;
+        let (mut at, mut done) = (gpa, 0u64);
+        while done < len {
+            let i = self.find(at, *hint).ok_or_else(outside)?;
+            *hint = i;
+            let r = &self.regions[i];
+            let off = at - r.desc.gpa;
+            let n = (r.desc.size - off).min(len - done);
+            f(r, off, done as usize, n as usize).ok_or_else(outside)?;
+            done += n;
+            at += n;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A memfd-backed file of `len` bytes (what QEMU's memory-backend-memfd hands over).
+    pub(crate) fn memfd(len: u64) -> File {
+        let path = std::env::temp_dir().join(format!(
+            "vpmd-mem-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        let _ = std::fs::remove_file(&path);
+        f.set_len(len).unwrap();
+        f.flush().unwrap();
+        f
+    }
+
+    fn table(descs: &[RegionDesc]) -> Result<MemTable, MemError> {
+        let regions = descs
+            .iter()
+            .map(|d| Region::map(*d, &memfd(d.mmap_offset + d.size)))
+            .collect::<Result<_, _>>()?;
+        MemTable::new(regions)
+    }
+
+    fn desc(gpa: u64, size: u64, uaddr: u64) -> RegionDesc {
+        RegionDesc {
+            gpa,
+            size,
+            uaddr,
+            mmap_offset: 0,
+        }
+    }
+
+    #[test]
+    fn translates_and_copies_across_adjacent_regions() {
+        let t = table(&[desc(0, 4096, 0x7f00_0000), desc(4096, 4096, 0x7e00_0000)]).unwrap();
+        let mut hint = 0;
+        let data: Vec<u8> = (0..200u8).collect();
+        t.write(4000, &data, &mut hint).unwrap();
+        let mut back = vec![0; 200];
+        t.read(4000, &mut back, &mut hint).unwrap();
+        assert_eq!(back, data);
+        assert!(
+            t.gpa_to_host(4000, 200, &mut hint).is_none(),
+            "not contiguous in one region"
+        );
+        assert!(t.gpa_to_host(4096, 200, &mut hint).is_some());
+        assert_eq!(hint, 1);
+        assert!(t.uaddr_to_host(0x7e00_0010, 16).is_some());
+        assert_eq!(t.uaddr_to_gpa(0x7e00_0010), Some(4096 + 16));
+    }
+
+    #[test]
+    fn out_of_range_accesses_are_errors() {
+        let t = table(&[desc(0x1000, 4096, 0)]).unwrap();
+        let mut hint = 0;
+        let mut b = [0u8; 16];
+        assert!(matches!(
+            t.read(0, &mut b, &mut hint),
+            Err(MemError::Outside { .. })
+        ));
+        assert!(t.read(0x1000 + 4090, &mut b, &mut hint).is_err());
+        assert!(t.read(u64::MAX - 4, &mut b, &mut hint).is_err());
+        assert!(t.gpa_to_host(0x1000, 4097, &mut hint).is_none());
+        assert!(t.uaddr_to_host(4096, 1).is_none());
+    }
+
+    #[test]
+    fn regions_beyond_their_file_or_overlapping_are_refused() {
+        let f = memfd(4096);
+        let e = Region::map(
+            RegionDesc {
+                gpa: 0,
+                size: 8192,
+                uaddr: 0,
+                mmap_offset: 0,
+            },
+            &f,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, MemError::BeyondFile { file_len: 4096, .. }),
+            "{e}"
+        );
+        assert!(matches!(
+            table(&[desc(0, 8192, 0), desc(4096, 4096, 1 << 20)]),
+            Err(MemError::Overlap(4096))
+        ));
+        assert!(matches!(
+            table(&[desc(0, 4096, 0), desc(8192, 4096, 0)]),
+            Err(MemError::Overlap(0))
+        ));
+        assert!(Region::map(desc(u64::MAX - 10, 4096, 0), &memfd(4096)).is_err());
+    }
+}
