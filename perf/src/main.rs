@@ -56,6 +56,21 @@ enum Cmd {
         #[arg(long, default_value_t = 5)]
         secs: u64,
     },
+    /// vpmd's vhost PMD vs DPDK net_vhost, same virtio_user peer, three directions.
+    VhostVsDpdk {
+        /// Seconds of traffic per run.
+        #[arg(long, default_value_t = 6)]
+        secs: u64,
+        /// Frame length.
+        #[arg(long, default_value_t = 64)]
+        pkt_len: u16,
+        /// Queue pairs.
+        #[arg(long, default_value_t = 1)]
+        queues: u16,
+        /// Where the vhost-user socket is created.
+        #[arg(long, default_value = "target/vhost-bench")]
+        dir: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -64,6 +79,17 @@ fn main() -> ExitCode {
         Cmd::Mempool { ms } => bench::mempool::run(cli.pairs, Duration::from_millis(ms)),
         Cmd::Ring { items, sweep, plot } => bench::ring::run(cli.pairs, items, sweep, &plot),
         Cmd::FwdNull { secs } => bench::fwd_null::run(cli.pairs, secs),
+        Cmd::VhostVsDpdk {
+            secs,
+            pkt_len,
+            queues,
+            dir,
+        } => bench::vhost::run(
+            cli.pairs,
+            secs,
+            bench::vhost::Shape { pkt_len, queues },
+            &dir,
+        ),
     };
     match figures.and_then(|f| report::finish(&f, cli.json.as_deref())) {
         Ok(()) => ExitCode::SUCCESS,

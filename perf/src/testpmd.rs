@@ -3,7 +3,7 @@
 //! serves both.
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -45,8 +45,28 @@ pub fn median_mpps(output: &str, nb_ports: usize) -> Result<f64> {
     Ok(median(&s[1..]) / 1e6)
 }
 
-/// Runs `cmd` for `secs` seconds, then sends SIGINT (as Ctrl-C) and returns its stdout.
-pub fn run_for(mut cmd: Command, secs: u64) -> Result<String> {
+/// Median Mpps of port 0 while traffic flowed: leading zero samples (the peer not yet
+/// connected), the first non-zero one (partial second) and the last one (the peer
+/// stopping) are left out.
+pub fn active_median_mpps(output: &str, nb_ports: usize) -> Result<f64> {
+    let s = rx_pps(output, 0, nb_ports);
+    let first = s.iter().position(|&v| v > 0.0).unwrap_or(s.len());
+    let active = s.get(first + 1..s.len().saturating_sub(1)).unwrap_or(&[]);
+    if active.is_empty() {
+        bail!("no traffic samples in the output:\n{output}");
+    }
+    Ok(median(active) / 1e6)
+}
+
+/// A forwarding app running in the background, its stdout collected by a thread.
+pub struct Running {
+    child: Child,
+    out: std::thread::JoinHandle<String>,
+    prog: String,
+}
+
+/// Starts `cmd` with stdout captured.
+pub fn spawn(mut cmd: Command) -> Result<Running> {
     let prog = format!("{cmd:?}");
     let mut child = cmd
         .stdin(Stdio::null())
@@ -54,21 +74,35 @@ pub fn run_for(mut cmd: Command, secs: u64) -> Result<String> {
         .stderr(Stdio::null())
         .spawn()
         .with_context(|| format!("starting {prog}"))?;
-    std::thread::sleep(Duration::from_secs(secs));
-    let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .context("stdout")?
-        .read_to_string(&mut out)?;
-    let status = child.wait()?;
-    if !status.success() && out.is_empty() {
-        bail!("{prog} failed: {status}");
+    let mut pipe = child.stdout.take().context("stdout")?;
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = pipe.read_to_string(&mut s);
+        s
+    });
+    Ok(Running { child, out, prog })
+}
+
+impl Running {
+    /// Sends SIGINT (as Ctrl-C), waits, and returns everything it printed.
+    pub fn stop(mut self) -> Result<String> {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let status = self.child.wait()?;
+        let out = self.out.join().unwrap_or_default();
+        if !status.success() && out.is_empty() {
+            bail!("{} failed: {status}", self.prog);
+        }
+        Ok(out)
     }
-    Ok(out)
+}
+
+/// Runs `cmd` for `secs` seconds, then stops it and returns its stdout.
+pub fn run_for(cmd: Command, secs: u64) -> Result<String> {
+    let r = spawn(cmd)?;
+    std::thread::sleep(Duration::from_secs(secs));
+    r.stop()
 }
 
 /// The EAL file prefix of anchor runs; `--in-memory` and `--no-shconf` leave only an
@@ -129,7 +163,12 @@ pub fn testpmd_null_io(huge: bool) -> Command {
 
 /// Removes the empty runtime directory an anchor run leaves.
 pub fn cleanup() {
-    let _ = std::fs::remove_dir(format!("/var/run/dpdk/{PREFIX}"));
+    remove_runtime_dir(PREFIX);
+}
+
+/// Removes the (empty) runtime directory of an in-memory DPDK process.
+pub fn remove_runtime_dir(prefix: &str) {
+    let _ = std::fs::remove_dir(format!("/var/run/dpdk/{prefix}"));
 }
 
 #[cfg(test)]
@@ -145,6 +184,16 @@ mod tests {
         assert_eq!(rx_pps(out, 0, 2), [34531268.0, 27922989.0]);
         assert_eq!(rx_pps(out, 1, 2), [34531320.0, 27922985.0]);
         assert!((median_mpps(out, 2).unwrap() - 27.922989).abs() < 1e-9);
+    }
+
+    #[test]
+    fn active_samples_skip_the_idle_start_and_the_edges() {
+        let out: String = [0, 0, 5, 10, 12, 11, 3]
+            .iter()
+            .map(|v| format!("  Rx-pps: {}          Rx-bps: 0\n", v * 1_000_000))
+            .collect();
+        assert_eq!(active_median_mpps(&out, 1).unwrap(), 11.0);
+        assert!(active_median_mpps("  Rx-pps: 0   Rx-bps: 0\n", 1).is_err());
     }
 
     #[test]
