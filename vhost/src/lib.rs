@@ -8,6 +8,7 @@
 //! - [`device`]: the per-session virtio-net device state machine and the [`VringSink`]
 //!   trait through which vrings reach the data path.
 //! - [`socket`]: server and client sockets on one epoll control thread.
+//! - [`frontend`]: a minimal vhost-user front-end (tests, benchmarks).
 //! - `sys`: the control plane's OS calls, its only unsafe code.
 //!
 //! [`VringSink`]: device::VringSink
@@ -16,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod device;
+pub mod frontend;
 pub mod memory;
 pub mod protocol;
 pub mod socket;

@@ -1,5 +1,5 @@
 //! The OS calls of the vhost-user control plane, and its only unsafe code: `recvmsg` and
-//! `sendmsg` with `SCM_RIGHTS`, a non-blocking Unix `connect`, epoll and eventfd.
+//! `sendmsg` with `SCM_RIGHTS`, a non-blocking Unix `connect`, epoll, eventfd and memfd.
 //!
 //! Everything here is a thin, checked wrapper that returns owned fds (`OwnedFd`/`File`)
 //! and `io::Result`; the protocol modules above it set `#![deny(unsafe_code)]`. Must
@@ -292,6 +292,22 @@ pub fn eventfd(nonblocking: bool) -> io::Result<File> {
     }
     // SAFETY: a fresh fd we own.
     Ok(File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+/// An anonymous memory file (`memfd_create`) of `len` bytes, as QEMU's
+/// `memory-backend-memfd` hands to a back-end.
+pub fn memfd(name: &str, len: u64) -> io::Result<File> {
+    let cname = std::ffi::CString::new(name)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in memfd name"))?;
+    // SAFETY: `cname` is a valid C string for the call.
+    let fd = unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh fd we own.
+    let f = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    f.set_len(len)?;
+    Ok(f)
 }
 
 #[cfg(test)]
