@@ -13,6 +13,7 @@ mod mmap;
 
 use std::fs::File;
 use std::ptr::NonNull;
+use std::sync::Arc;
 
 pub use mmap::Mapping;
 
@@ -69,11 +70,13 @@ pub struct RegionDesc {
     pub mmap_offset: u64,
 }
 
-/// A mapped region.
-#[derive(Debug)]
+/// A mapped region. Clones share the mapping, so a new table built from an old one
+/// (`ADD_MEM_REG`, `REM_MEM_REG`) maps only the new region, and a region stays mapped
+/// while any table holding it lives.
+#[derive(Debug, Clone)]
 pub struct Region {
     desc: RegionDesc,
-    map: Mapping,
+    map: Arc<Mapping>,
 }
 
 impl Region {
@@ -83,7 +86,7 @@ impl Region {
         desc.uaddr
             .checked_add(desc.size)
             .ok_or(MemError::Overflow)?;
-        let map = Mapping::new(file, desc.mmap_offset, desc.size)?;
+        let map = Arc::new(Mapping::new(file, desc.mmap_offset, desc.size)?);
         Ok(Self { desc, map })
     }
 
