@@ -5,11 +5,7 @@
 
 #![forbid(unsafe_code)]
 
-mod bench;
-mod harness;
-mod plot;
-mod report;
-mod testpmd;
+use vpmd_perf::{bench, report};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
