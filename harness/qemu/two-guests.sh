@@ -30,9 +30,11 @@
 #
 # The switch runs in its own session (setsid) with a stdin that never reaches EOF
 # (dpdk-testpmd without --stats-period exits at stdin EOF); it is stopped with
-# SIGINT (testpmd then prints its statistics and frees its memory), then TERM and
-# KILL to its whole process group. Runs are serialized by a lock, so parallel
-# cargo tests queue rather than fight over the two CPUs.
+# SIGINT (testpmd then prints its statistics and frees its memory). One still
+# running 10 s later gets KILL, with its whole process group, and the run FAILs
+# (switch-unclean-exit), as it does for hugepage files left behind. Runs are
+# serialized by a lock, so parallel cargo tests queue rather than fight over the
+# two CPUs.
 #
 # Exit: 0 PASS, 1 FAIL, 2 usage/setup error.
 set -euo pipefail
