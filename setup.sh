@@ -26,6 +26,17 @@ APT_PACKAGES=(
   fonts-dejavu-core
 )
 
+# The QEMU guest harness (harness/qemu/): QEMU itself, a stock Debian kernel
+# whose own virtio_net driver the guests use, static busybox for their
+# initramfs and cpio to pack it. librte-net-vhost23 is DPDK's net_vhost PMD, the
+# reference vhost-user switch the harness is proven against. Installed without
+# Recommends: linux-image-amd64 would otherwise pull in firmware and more.
+# (The kernel goes to /boot like any kernel package; nothing boots it but QEMU.)
+QEMU_PACKAGES=(
+  qemu-system-x86 linux-image-amd64 busybox-static cpio xz-utils kmod
+  librte-net-vhost23
+)
+
 # ---------------------------------------------------------------------------
 # Steps
 # ---------------------------------------------------------------------------
@@ -53,22 +64,31 @@ step_rust() {
   log "rust ($v) ok"
 }
 
-step_packages() {
-  local p missing=()
-  for p in "${APT_PACKAGES[@]}"; do
+# install_missing [APT-OPTION...] -- PACKAGE...: apt-get install those of the
+# packages that are not installed yet; sets INSTALLED to how many that was.
+INSTALLED=0
+install_missing() {
+  local opts=() p missing=()
+  while [[ $1 != -- ]]; do opts+=("$1"); shift; done
+  shift
+  for p; do
     [[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" == installed ]] ||
       missing+=("$p")
   done
-  if ((${#missing[@]})); then
-    log "installing ${missing[*]}"
-    # Quiet on success; on failure show the tail of apt's log.
-    local aptlog=/tmp/vpmd-setup-apt.log
-    { apt-get update -q && apt-get install -y -q "${missing[@]}"; } >"$aptlog" 2>&1 ||
-      { tail -n 20 "$aptlog" >&2; die "apt-get failed (full log: $aptlog)"; }
-  fi
+  INSTALLED=${#missing[@]}
+  ((INSTALLED)) || return 0
+  log "installing ${missing[*]}"
+  # Quiet on success; on failure show the tail of apt's log.
+  local aptlog=/tmp/vpmd-setup-apt.log
+  { apt-get update -q && apt-get install -y -q "${opts[@]}" "${missing[@]}"; } >"$aptlog" 2>&1 ||
+    { tail -n 20 "$aptlog" >&2; die "apt-get failed (full log: $aptlog)"; }
+}
+
+step_packages() {
+  install_missing -- "${APT_PACKAGES[@]}"
   command -v dpdk-testpmd >/dev/null 2>&1 || die "dpdk-testpmd missing after install"
   pkg-config --exists libdpdk || die "pkg-config cannot find libdpdk"
-  log "packages ok (${#missing[@]} installed, dpdk $(pkg-config --modversion libdpdk))"
+  log "packages ok ($INSTALLED installed, dpdk $(pkg-config --modversion libdpdk))"
 }
 
 step_hugepages() {
@@ -93,14 +113,22 @@ step_hugepages() {
   log "hugetlbfs at $HUGE_MNT ok"
 }
 
+step_qemu() {
+  install_missing --no-install-recommends -- "${QEMU_PACKAGES[@]}"
+  command -v qemu-system-x86_64 >/dev/null 2>&1 || die "qemu-system-x86_64 missing after install"
+  compgen -G '/boot/vmlinuz-*' >/dev/null || die "no kernel in /boot after installing linux-image-amd64"
+  log "qemu harness packages ok ($INSTALLED installed, $(qemu-system-x86_64 --version | head -n1))"
+}
+
 # ---------------------------------------------------------------------------
 # Step list: run in order. Later issues add their steps here (define the
-# function above, then list it), e.g. step_qemu, step_ovs, step_xen_headers.
+# function above, then list it), e.g. step_ovs, step_xen_headers.
 # ---------------------------------------------------------------------------
 STEPS=(
   step_rust
   step_packages
   step_hugepages
+  step_qemu
 )
 
 main() {
