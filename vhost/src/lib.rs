@@ -4,10 +4,18 @@
 //! - [`memory`]: guest memory regions mapped from the front-end's fds, translation.
 //! - [`virtio`]: virtio constants.
 //! - [`vring`]: what the control plane hands the data path.
+//! - [`virtqueue`]: split virtqueues, device side: ring access, chains, used ring,
+//!   notifications.
+//! - [`net`]: the virtio-net data path: [`net::rx::dequeue_burst`] (the guest's tx ring)
+//!   and [`net::tx::enqueue_burst`] (its rx ring), header and offload mapping.
+//! - [`stats`]: per-vring counters with DPDK's xstats names.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
 pub mod memory;
+pub mod net;
+pub mod stats;
 pub mod virtio;
+pub mod virtqueue;
 pub mod vring;
