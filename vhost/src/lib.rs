@@ -9,10 +9,13 @@
 //! - [`net`]: the virtio-net data path: [`net::rx::dequeue_burst`] (the guest's tx ring)
 //!   and [`net::tx::enqueue_burst`] (its rx ring), header and offload mapping.
 //! - [`stats`]: per-vring counters with DPDK's xstats names.
+//! - [`driver`]: the guest side of a split virtqueue and a mock virtio-net guest, for
+//!   tests and for vpmd's own vhost-user front-end.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
+pub mod driver;
 pub mod memory;
 pub mod net;
 pub mod stats;
