@@ -8,8 +8,16 @@
 //! - [`device`]: the per-session virtio-net device state machine and the [`VringSink`]
 //!   trait through which vrings reach the data path.
 //! - [`socket`]: server and client sockets on one epoll control thread.
+//! - [`virtqueue`]: split virtqueues, device side: ring access, chains, used ring,
+//!   notifications.
+//! - [`net`]: the virtio-net data path: [`net::rx::dequeue_burst`] (the guest's tx ring)
+//!   and [`net::tx::enqueue_burst`] (its rx ring), header and offload mapping.
+//! - [`stats`]: per-vring counters with DPDK's xstats names.
+//! - [`pmd`]: the `net_vpmd_vhost` ethdev driver gluing the two planes together.
 //! - [`frontend`]: a minimal vhost-user front-end (tests, benchmarks).
-//! - `sys`: the control plane's OS calls, its only unsafe code.
+//! - [`driver`]: the guest side of a split virtqueue and a mock virtio-net guest, for
+//!   tests and for vpmd's own vhost-user front-end.
+//! - `sys`: the control plane's OS calls.
 //!
 //! [`VringSink`]: device::VringSink
 
@@ -17,13 +25,19 @@
 #![warn(missing_docs)]
 
 pub mod device;
+pub mod driver;
 pub mod frontend;
 pub mod memory;
+pub mod net;
+pub mod pmd;
 pub mod protocol;
 pub mod socket;
+pub mod stats;
 mod sys;
 pub mod virtio;
+pub mod virtqueue;
 pub mod vring;
 
 pub use device::{CtlStats, DeviceConfig, LinkInfo, VringSink};
+pub use pmd::VhostDriver;
 pub use socket::{ConnState, Handle, Reactor, ReactorConfig, VhostSocket};

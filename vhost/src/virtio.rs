@@ -13,10 +13,18 @@ pub const NET_F_MAC: u32 = 5;
 pub const NET_F_GUEST_TSO4: u32 = 7;
 /// Driver can receive TSOv6.
 pub const NET_F_GUEST_TSO6: u32 = 8;
+/// Driver can receive TSO with ECN.
+pub const NET_F_GUEST_ECN: u32 = 9;
+/// Driver can receive UFO.
+pub const NET_F_GUEST_UFO: u32 = 10;
 /// Device can receive TSOv4.
 pub const NET_F_HOST_TSO4: u32 = 11;
 /// Device can receive TSOv6.
 pub const NET_F_HOST_TSO6: u32 = 12;
+/// Device can receive TSO with ECN.
+pub const NET_F_HOST_ECN: u32 = 13;
+/// Device can receive UFO.
+pub const NET_F_HOST_UFO: u32 = 14;
 /// Driver can merge receive buffers.
 pub const NET_F_MRG_RXBUF: u32 = 15;
 /// Link status in config space.

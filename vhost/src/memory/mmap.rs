@@ -78,6 +78,17 @@ impl Mapping {
         Some(unsafe { self.base.add(off as usize) })
     }
 
+    /// Whether the host range `p..p+len` lies wholly inside the mapping (address
+    /// arithmetic only; nothing is dereferenced).
+    pub fn contains(&self, p: NonNull<u8>, len: usize) -> bool {
+        let base = self.base.as_ptr() as usize;
+        let at = p.as_ptr() as usize;
+        at >= base
+            && at
+                .checked_add(len)
+                .is_some_and(|end| end <= base + self.len)
+    }
+
     /// Copies `dst.len()` bytes from `off` out of the mapping.
     #[inline]
     pub fn read(&self, off: u64, dst: &mut [u8]) -> Option<()> {

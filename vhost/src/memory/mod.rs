@@ -111,6 +111,33 @@ pub struct MemTable {
 /// A host pointer into guest memory, valid while the [`MemTable`] it came from lives.
 pub type HostPtr = NonNull<u8>;
 
+/// A guest range resolved to one region of a [`MemTable`]: *where* it is, not a pointer.
+///
+/// The data path resolves each descriptor once ([`MemTable::resolve`]) and then copies
+/// through the location ([`MemTable::read_loc`], [`MemTable::write_loc`]) without another
+/// region search. Every copy re-checks its bounds against the location and the mapping, so
+/// a stale or made-up value is a failed copy, never a wild access.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GuestLoc {
+    region: u32,
+    len: u32,
+    off: u64,
+}
+
+impl GuestLoc {
+    /// Bytes in the range.
+    #[inline]
+    pub fn len(&self) -> u32 {
+        self.len
+    }
+
+    /// True for an empty range.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 impl MemTable {
     /// A table of `regions`, refused if any two overlap.
     pub fn new(mut regions: Vec<Region>) -> Result<Self, MemError> {
@@ -171,6 +198,53 @@ impl MemTable {
         *hint = i;
         let r = &self.regions[i];
         r.map.ptr(gpa - r.desc.gpa, len)
+    }
+
+    /// Resolves the longest prefix of `gpa..gpa+len` that lies in one region (all of it
+    /// unless the range crosses into the next region). `None` if `gpa` is outside guest
+    /// memory or `len` is 0.
+    #[inline]
+    pub fn resolve(&self, gpa: u64, len: u32, hint: &mut usize) -> Option<GuestLoc> {
+        if len == 0 {
+            return None;
+        }
+        let i = self.find(gpa, *hint)?;
+        *hint = i;
+        let r = self.regions.get(i)?;
+        let off = gpa - r.desc.gpa;
+        let n = (r.desc.size - off).min(len as u64) as u32;
+        Some(GuestLoc {
+            region: i as u32,
+            len: n,
+            off,
+        })
+    }
+
+    /// Copies guest bytes from `at` bytes into `loc` into `dst`; `None` if
+    /// `at + dst.len()` exceeds the location.
+    #[inline]
+    pub fn read_loc(&self, loc: GuestLoc, at: u32, dst: &mut [u8]) -> Option<()> {
+        let r = self.regions.get(loc.region as usize)?;
+        if at as u64 + dst.len() as u64 > loc.len as u64 {
+            return None;
+        }
+        r.map.read(loc.off + at as u64, dst)
+    }
+
+    /// Copies `src` into guest memory at `at` bytes into `loc`; `None` if it does not fit.
+    #[inline]
+    pub fn write_loc(&self, loc: GuestLoc, at: u32, src: &[u8]) -> Option<()> {
+        let r = self.regions.get(loc.region as usize)?;
+        if at as u64 + src.len() as u64 > loc.len as u64 {
+            return None;
+        }
+        r.map.write(loc.off + at as u64, src)
+    }
+
+    /// Whether the host range `p..p+len` lies wholly inside one of the table's mappings
+    /// (how the data path checks the ring pointers it is handed).
+    pub fn contains_host(&self, p: HostPtr, len: usize) -> bool {
+        self.regions.iter().any(|r| r.map.contains(p, len))
     }
 
     /// Host pointer of a front-end virtual range (vring addresses), if in one region.
@@ -295,6 +369,27 @@ pub(crate) mod tests {
         assert_eq!(hint, 1);
         assert!(t.uaddr_to_host(0x7e00_0010, 16).is_some());
         assert_eq!(t.uaddr_to_gpa(0x7e00_0010), Some(4096 + 16));
+    }
+
+    #[test]
+    fn resolved_locations_copy_and_check_bounds() {
+        let t = table(&[desc(0, 4096, 0x7f00_0000), desc(4096, 4096, 0x7e00_0000)]).unwrap();
+        let mut hint = 0;
+        let loc = t.resolve(4000, 200, &mut hint).unwrap();
+        assert_eq!(loc.len(), 96, "stops at the region's end");
+        let rest = t.resolve(4096, 104, &mut hint).unwrap();
+        assert_eq!((rest.len(), hint), (104, 1));
+        t.write_loc(loc, 0, &[7; 96]).unwrap();
+        let mut b = [0u8; 4];
+        t.read_loc(loc, 92, &mut b).unwrap();
+        assert_eq!(b, [7; 4]);
+        assert!(t.read_loc(loc, 93, &mut b).is_none());
+        assert!(t.write_loc(rest, 101, &[0; 4]).is_none());
+        assert!(t.resolve(8192, 1, &mut hint).is_none());
+        assert!(t.resolve(0, 0, &mut hint).is_none());
+        let p = t.gpa_to_host(4096, 16, &mut hint).unwrap();
+        assert!(t.contains_host(p, 4096));
+        assert!(!t.contains_host(p, 4097));
     }
 
     #[test]
