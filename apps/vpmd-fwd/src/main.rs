@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use clap::Parser;
 use vpmd_fwd::cli::{self, Cli};
-use vpmd_pmd::Registry;
 
 fn main() -> ExitCode {
     vpmd_fwd::log::init();
@@ -29,7 +28,7 @@ fn main() -> ExitCode {
     if let Err(e) = ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed)) {
         eprintln!("vpmd-fwd: warning: Ctrl-C handler not installed: {e}");
     }
-    match vpmd_fwd::run::run(&config, &Registry::with_builtin(), &stop) {
+    match vpmd_fwd::run::run(&config, &vpmd_fwd::drivers::registry(), &stop) {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("vpmd-fwd: error: {e:#}");

@@ -118,7 +118,11 @@ fn backend_dpdk(sock: &Path, mode: &str, shape: Shape) -> Command {
     c.arg("--");
     c.args(fwd_args(mode, shape, true));
     // The same pool size as vpmd-fwd's default, so both fit the hugepages set-up reserves.
-    c.args(["--auto-start", "--record-core-cycles", "--total-num-mbufs=16384"]);
+    c.args([
+        "--auto-start",
+        "--record-core-cycles",
+        "--total-num-mbufs=16384",
+    ]);
     c
 }
 
