@@ -3,7 +3,7 @@
 //! did wrong and what was dropped.
 //!
 //! One writer, the lcore polling the vring ([`Counter`] is a relaxed load and store, no
-//! read-modify-write). Bursts tally in a local [`Tally`] and add once per burst, so a
+//! read-modify-write). Bursts tally in a local `Tally` and add once per burst, so a
 //! packet costs no shared-memory write. Anyone may read, e.g. for `xstats`.
 
 #![deny(unsafe_code)]
