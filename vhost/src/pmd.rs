@@ -126,6 +126,9 @@ struct VringSlot {
 /// What the control thread (as [`VringSink`]) and the ethdev side share.
 struct Shared {
     slots: Mutex<Vec<VringSlot>>,
+    /// The port has no rx checksum offload enabled: complete partial checksums of
+    /// guest frames in software, as DPDK's net_vhost does.
+    rx_sw_csum: AtomicBool,
     link_up: AtomicBool,
     rarp: Mutex<Option<[u8; 6]>>,
     rarp_pending: AtomicBool,
@@ -146,6 +149,7 @@ impl Shared {
             .collect();
         Self {
             slots: Mutex::new(slots),
+            rx_sw_csum: AtomicBool::new(true),
             link_up: AtomicBool::new(false),
             rarp: Mutex::new(None),
             rarp_pending: AtomicBool::new(false),
@@ -169,18 +173,20 @@ impl Shared {
         let pos = old.stop();
         if let Some(mut cfg) = slot.started.clone() {
             (cfg.last_avail_idx, cfg.last_used_idx) = unpack_position(pos);
-            start_ring(slot, cfg);
+            start_ring(slot, cfg, self.rx_sw_csum.load(Ordering::Relaxed));
         }
         (reader, Arc::clone(&slot.counters))
     }
 }
 
 /// Builds the data-path state of `cfg` and hands it to the slot's reader.
-fn start_ring(slot: &mut VringSlot, cfg: VringConfig) {
+fn start_ring(slot: &mut VringSlot, cfg: VringConfig, rx_sw_csum: bool) {
     let report = pack_position(cfg.last_avail_idx, cfg.last_used_idx);
     let index = cfg.index;
     match SplitQueue::new(cfg.clone()) {
-        Ok(q) => {
+        Ok(mut q) => {
+            // Odd vrings are the guest's tx: what vpmd receives.
+            q.set_rx_sw_csum(index % 2 == 1 && rx_sw_csum);
             slot.handover.start(q, report);
             slot.started = Some(cfg);
         }
@@ -192,7 +198,7 @@ impl VringSink for Shared {
     fn start(&self, cfg: VringConfig) {
         let mut slots = self.slots();
         match slots.get_mut(cfg.index as usize) {
-            Some(slot) => start_ring(slot, cfg),
+            Some(slot) => start_ring(slot, cfg, self.rx_sw_csum.load(Ordering::Relaxed)),
             None => log::warn!("{NAME}: vring {} beyond the configured queues", cfg.index),
         }
     }
@@ -285,6 +291,10 @@ impl EthDev for VhostDev {
 
     fn configure(&mut self, _rxq: u16, _txq: u16, conf: &PortConf) -> Result<(), PmdError> {
         self.mtu = conf.mtu.unwrap_or(self.mtu);
+        let hw = offload::RX_TCP_CKSUM | offload::RX_UDP_CKSUM;
+        self.shared
+            .rx_sw_csum
+            .store(conf.rx_offloads & hw != hw, Ordering::Relaxed);
         Ok(())
     }
 

@@ -255,5 +255,12 @@ fn vpmd_client_reconnects_when_the_virtio_server_restarts() {
         sent += n;
     }
     let port = finish(v, &d.json());
-    assert_eq!(u(&port, "ipackets"), sent, "{port}");
+    // A session ends when the peer exits: what it had queued but vpmd had not yet
+    // taken (at most one ring per session) goes with it.
+    let got = u(&port, "ipackets");
+    assert!(
+        got <= sent && sent - got <= 2 * 1024,
+        "sent {sent}, received {got}: {port}"
+    );
+    assert_eq!(u(&port, "ierrors"), 0, "{port}");
 }

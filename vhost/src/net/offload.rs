@@ -76,7 +76,14 @@ fn finish(c: &Csum) -> u16 {
 }
 
 /// Maps the header a guest sent with `m` (already filled) onto `m`'s offload metadata.
-pub(crate) fn apply_rx<B: PktBuf>(h: &NetHdr, m: &mut B, features: u64) -> Result<(), BadHeader> {
+/// With `sw_csum`, a partial TCP/UDP checksum is completed in the buffer instead of
+/// being left to an rx checksum offload downstream.
+pub(crate) fn apply_rx<B: PktBuf>(
+    h: &NetHdr,
+    m: &mut B,
+    features: u64,
+    sw_csum: bool,
+) -> Result<(), BadHeader> {
     let needs_csum = h.flags & virtio::NET_HDR_F_NEEDS_CSUM != 0;
     if !needs_csum && h.gso_type == virtio::NET_HDR_GSO_NONE {
         if h.flags & virtio::NET_HDR_F_DATA_VALID != 0 {
@@ -105,8 +112,11 @@ pub(crate) fn apply_rx<B: PktBuf>(h: &NetHdr, m: &mut B, features: u64) -> Resul
                 && ((l.l4_proto == IPPROTO_TCP && off == TCP_CSUM_OFF as u32)
                     || (l.l4_proto == IPPROTO_UDP && off == UDP_CSUM_OFF as u32))
         });
-        if at_l4 || !fill_checksum(m, start, off) {
+        let leave_partial = at_l4 && (!sw_csum || h.gso_type != virtio::NET_HDR_GSO_NONE);
+        if leave_partial || !fill_checksum(m, start, off) {
             flags |= ol_flags::RX_L4_CKSUM_NONE;
+        } else if at_l4 {
+            flags |= ol_flags::RX_L4_CKSUM_GOOD;
         }
     } else if h.flags & virtio::NET_HDR_F_DATA_VALID != 0 {
         flags |= ol_flags::RX_L4_CKSUM_GOOD;

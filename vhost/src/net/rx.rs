@@ -149,5 +149,5 @@ fn fill<P: PktPool>(
         left -= k as u32;
     }
     m.set_port(port);
-    offload::apply_rx(&hdr, m, q.features).map_err(|_| Miss::BadHeader)
+    offload::apply_rx(&hdr, m, q.features, q.rx_sw_csum).map_err(|_| Miss::BadHeader)
 }

@@ -89,6 +89,9 @@ pub struct SplitQueue {
     kicks_wanted: bool,
     /// The guest corrupted the available index; the queue serves nothing any more.
     broken: bool,
+    /// Complete partial checksums of received frames in software (the port did not
+    /// enable rx checksum offloads, so nobody downstream would).
+    pub(crate) rx_sw_csum: bool,
     /// Last memory region a translation hit.
     pub(crate) hint: usize,
     call: Option<Arc<File>>,
@@ -120,6 +123,7 @@ impl SplitQueue {
             signalled_valid: false,
             kicks_wanted: false,
             broken: false,
+            rx_sw_csum: false,
             hint: 0,
             call: cfg.call,
             index: cfg.index,
@@ -156,6 +160,12 @@ impl SplitQueue {
     /// The `virtio_net_hdr` length in front of every packet (10 or 12).
     pub fn hdr_len(&self) -> usize {
         self.hdr_len as usize
+    }
+
+    /// Completes partial checksums of frames received from the guest in software (DPDK
+    /// net_vhost does this when the port has no rx checksum offload enabled).
+    pub fn set_rx_sw_csum(&mut self, on: bool) {
+        self.rx_sw_csum = on;
     }
 
     /// True once the guest moved the available index more than `size` entries ahead:
