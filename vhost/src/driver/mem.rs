@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::memory::{MemError, MemTable, Region, RegionDesc};
@@ -20,28 +20,9 @@ pub const BASE_GPA: u64 = 0x10_0000;
 /// translated from these in the real protocol).
 const BASE_UADDR: u64 = 0x7f00_0000_0000;
 
-/// A file of `len` bytes in shared memory, already unlinked: the stand-in for a memfd.
+/// A memfd of `len` bytes (what QEMU's `memory-backend-memfd` hands a back-end).
 pub fn memfd(len: u64) -> io::Result<File> {
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let dir = std::path::Path::new("/dev/shm");
-    let dir = if dir.is_dir() {
-        dir.to_path_buf()
-    } else {
-        std::env::temp_dir()
-    };
-    let path = dir.join(format!(
-        "vpmd-guest-{}-{}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    ));
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)?;
-    std::fs::remove_file(&path)?;
-    f.set_len(len)?;
-    Ok(f)
+    crate::sys::memfd("vpmd-guest", len)
 }
 
 /// The allocator: a bump pointer and free lists by power-of-two size class.

@@ -313,26 +313,10 @@ impl MemTable {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use std::io::Write;
 
-    /// A memfd-backed file of `len` bytes (what QEMU's memory-backend-memfd hands over).
+    /// A memfd of `len` bytes (what QEMU's memory-backend-memfd hands over).
     pub(crate) fn memfd(len: u64) -> File {
-        let path = std::env::temp_dir().join(format!(
-            "vpmd-mem-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        let mut f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .unwrap();
-        let _ = std::fs::remove_file(&path);
-        f.set_len(len).unwrap();
-        f.flush().unwrap();
-        f
+        crate::driver::memfd(len).unwrap()
     }
 
     fn table(descs: &[RegionDesc]) -> Result<MemTable, MemError> {
