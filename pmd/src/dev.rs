@@ -83,12 +83,19 @@ pub trait EthDev: Send {
         nb_desc: u16,
         counters: Arc<TxCounters>,
     ) -> Result<Box<dyn TxQueue>, PmdError>;
-    /// Starts the device (queues become live when this returns).
-    fn start(&mut self) -> Result<(), PmdError>;
-    /// Stops the device.
-    fn stop(&mut self) -> Result<(), PmdError>;
+    /// Starts the device (queues become live when this returns). Software devices
+    /// whose queues need nothing more keep the default.
+    fn start(&mut self) -> Result<(), PmdError> {
+        Ok(())
+    }
+    /// Stops the device (the port has already made its queue handles idle).
+    fn stop(&mut self) -> Result<(), PmdError> {
+        Ok(())
+    }
     /// Releases the device's resources.
-    fn close(&mut self) -> Result<(), PmdError>;
+    fn close(&mut self) -> Result<(), PmdError> {
+        Ok(())
+    }
     /// Current link state.
     fn link(&self) -> Link;
     /// Driver-specific extended statistics, DPDK-style names.

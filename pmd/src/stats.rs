@@ -43,6 +43,16 @@ pub struct RxCounters {
     pub nombuf: Counter,
 }
 
+impl RxCounters {
+    /// Counts `pkts` (just received) as delivered packets and bytes.
+    #[inline]
+    pub fn count(&self, pkts: &[vpmd_mempool::Mbuf]) {
+        let bytes: u64 = pkts.iter().map(|m| m.pkt_len() as u64).sum();
+        self.packets.add(pkts.len() as u64);
+        self.bytes.add(bytes);
+    }
+}
+
 /// What a tx queue counts. Drivers count every field.
 #[derive(Debug, Default)]
 pub struct TxCounters {

@@ -347,10 +347,6 @@ impl EthDev for VhostDev {
         Ok(())
     }
 
-    fn stop(&mut self) -> Result<(), PmdError> {
-        Ok(())
-    }
-
     fn close(&mut self) -> Result<(), PmdError> {
         if let Some(h) = self.socket.take() {
             h.unregister();
@@ -455,12 +451,7 @@ impl RxQueue for VhostRx {
             self.counters.errors.add((before - out.len()) as u64);
         }
         let n = out.len() - start;
-        let bytes: u64 = out.as_slice()[start..]
-            .iter()
-            .map(|m| m.pkt_len() as u64)
-            .sum();
-        self.counters.packets.add(n as u64);
-        self.counters.bytes.add(bytes);
+        self.counters.count(&out.as_slice()[start..]);
         self.counters.errors.add(self.vring.dropped() - drops0);
         self.counters
             .nombuf

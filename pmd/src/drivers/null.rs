@@ -105,18 +105,6 @@ impl EthDev for NullDev {
         }))
     }
 
-    fn start(&mut self) -> Result<(), PmdError> {
-        Ok(())
-    }
-
-    fn stop(&mut self) -> Result<(), PmdError> {
-        Ok(())
-    }
-
-    fn close(&mut self) -> Result<(), PmdError> {
-        Ok(())
-    }
-
     fn link(&self) -> Link {
         self.soft.link()
     }

@@ -167,14 +167,6 @@ impl EthDev for RingDev {
         }))
     }
 
-    fn start(&mut self) -> Result<(), PmdError> {
-        Ok(())
-    }
-
-    fn stop(&mut self) -> Result<(), PmdError> {
-        Ok(())
-    }
-
     fn close(&mut self) -> Result<(), PmdError> {
         let (me, peer) = (self.name.clone(), self.peer.clone());
         let mut hub = self.hub();
@@ -203,12 +195,7 @@ impl RxQueue for RingRx {
         let start = out.len();
         let n = self.ring.dequeue_burst(out, max);
         if n > 0 {
-            let bytes: u64 = out.as_slice()[start..]
-                .iter()
-                .map(|m| m.pkt_len() as u64)
-                .sum();
-            self.counters.packets.add(n as u64);
-            self.counters.bytes.add(bytes);
+            self.counters.count(&out.as_slice()[start..]);
         }
         n
     }
