@@ -17,5 +17,5 @@ bench=target/release/vpmd-bench
 "$bench" --pairs 1 ring --items 2000000
 "$bench" --pairs 1 mempool --ms 100
 "$bench" --pairs 1 fwd-null --secs 3
-"$bench" --pairs 1 vhost-vs-dpdk --secs 3
+"$bench" --pairs 1 vhost-vs-dpdk --secs 4
 echo "test: all passed"

@@ -47,15 +47,22 @@ pub fn median_mpps(output: &str, nb_ports: usize) -> Result<f64> {
 
 /// Median Mpps of port 0 while traffic flowed: leading zero samples (the peer not yet
 /// connected), the first non-zero one (partial second) and the last one (the peer
-/// stopping) are left out.
+/// stopping) are left out, unless that leaves nothing (a very short run), in which case
+/// every non-zero sample counts.
 pub fn active_median_mpps(output: &str, nb_ports: usize) -> Result<f64> {
     let s = rx_pps(output, 0, nb_ports);
     let first = s.iter().position(|&v| v > 0.0).unwrap_or(s.len());
-    let active = s.get(first + 1..s.len().saturating_sub(1)).unwrap_or(&[]);
+    let mut active: Vec<f64> = s
+        .get(first + 1..s.len().saturating_sub(1))
+        .unwrap_or(&[])
+        .to_vec();
+    if active.is_empty() {
+        active = s.iter().copied().filter(|&v| v > 0.0).collect();
+    }
     if active.is_empty() {
         bail!("no traffic samples in the output:\n{output}");
     }
-    Ok(median(active) / 1e6)
+    Ok(median(&active) / 1e6)
 }
 
 /// A forwarding app running in the background, its stdout collected by a thread.
@@ -193,6 +200,8 @@ mod tests {
             .map(|v| format!("  Rx-pps: {}          Rx-bps: 0\n", v * 1_000_000))
             .collect();
         assert_eq!(active_median_mpps(&out, 1).unwrap(), 11.0);
+        let short = "  Rx-pps: 0   Rx-bps: 0\n  Rx-pps: 7000000   Rx-bps: 0\n";
+        assert_eq!(active_median_mpps(short, 1).unwrap(), 7.0);
         assert!(active_median_mpps("  Rx-pps: 0   Rx-bps: 0\n", 1).is_err());
     }
 
