@@ -65,6 +65,7 @@ pub fn dequeue_burst<P: PktPool>(
     let (mut heads, mut good, mut consumed, mut used) = (n, 0usize, 0u16, 0u16);
     while (consumed as usize) < n && good < heads {
         let head = q.avail_head(consumed);
+        q.prefetch_ahead(consumed + 1, n as u16);
         let miss = match q.walk(head, false, 0, u64::MAX, limit) {
             Err(f) => Some(Miss::Drop(f)),
             Ok(w) if w.len <= q.hdr_len as u64 => Some(Miss::BadHeader),

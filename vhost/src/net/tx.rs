@@ -123,6 +123,7 @@ fn place<B: PktBuf>(
             return Placed::TooBig;
         }
         let head = q.avail_head(*consumed);
+        q.prefetch_ahead(*consumed + 1, pending);
         *consumed += 1;
         match q.walk(head, true, segs, need - cap, u64::MAX) {
             Ok(w) => {

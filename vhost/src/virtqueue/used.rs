@@ -29,7 +29,24 @@ impl SplitQueue {
             c.bad_avail_idx.add(1);
             return 0;
         }
+        if n > 0 {
+            self.rings.prefetch_avail(self.last_avail);
+            self.prefetch_ahead(0, n);
+        }
         n
+    }
+
+    /// Starts fetching the descriptor of the `k`-th waiting entry (`k < pending`), so
+    /// its miss overlaps the work on the entries before it.
+    #[inline]
+    pub(crate) fn prefetch_ahead(&self, k: u16, pending: u16) {
+        if k < pending {
+            let pos = self.last_avail.wrapping_add(k);
+            if pos & 31 == 0 {
+                self.rings.prefetch_avail(pos);
+            }
+            self.rings.prefetch_desc(self.rings.avail_entry(pos));
+        }
     }
 
     /// The head index in the `k`-th waiting available entry (`k < begin_burst()`), copied
