@@ -129,39 +129,50 @@ pub fn hugepages_free() -> u64 {
 /// Hugepages an anchor run needs: testpmd's default mbuf pools take about 300.
 pub const ANCHOR_HUGEPAGES: u64 = 320;
 
+/// A dpdk-testpmd command with the EAL arguments every vpmd run uses: CPUs 0 and 1
+/// with `main_lcore` as the main lcore (the other forwards), no PCI, no telemetry, an own
+/// file prefix, in memory on hugepages (no files left behind). Callers add `--vdev`s,
+/// `--` and the application flags.
+pub fn testpmd(prefix: &str, main_lcore: u32) -> Command {
+    let mut c = Command::new("dpdk-testpmd");
+    c.args(["-l", "0,1", "--main-lcore", &main_lcore.to_string()]);
+    c.args(["--no-pci", "--no-telemetry", "--file-prefix", prefix]);
+    c.args(["--log-level", "lib.eal:error"]);
+    c
+}
+
+/// The virtio_user peer (a vhost-user front-end nobody here wrote): main lcore CPU 1,
+/// forwarding on CPU 0, one `net_virtio_user0` with `vdev_args` (`path=...` and any
+/// virtio_user options), one port looping to itself, stats every second. Callers add
+/// the forwarding mode and other application flags.
+pub fn virtio_user_peer(prefix: &str, vdev_args: &str) -> Command {
+    let mut c = testpmd(prefix, 1);
+    c.args([
+        "--in-memory",
+        "--single-file-segments",
+        "-m",
+        "512",
+        "--vdev",
+    ]);
+    c.arg(format!("net_virtio_user0,{vdev_args}"));
+    c.args(["--", "--port-topology=loop", "--nb-cores=1", "--auto-start"]);
+    c.args(["--stats-period", "1"]);
+    c
+}
+
 /// dpdk-testpmd io forwarding between two `net_null` ports, main lcore 0, forwarding
 /// lcore 1, recording core cycles. With `huge`, in memory on hugepages (no files left
 /// behind); without, on normal pages with a pool small enough for them.
 pub fn testpmd_null_io(huge: bool) -> Command {
-    let mut c = Command::new("dpdk-testpmd");
-    c.args([
-        "-l",
-        "0,1",
-        "--no-pci",
-        "--no-telemetry",
-        "--file-prefix",
-        PREFIX,
-    ]);
+    let mut c = testpmd(PREFIX, 0);
     if huge {
         c.arg("--in-memory");
     } else {
         c.args(["--no-huge", "--no-shconf", "-m", "1024"]);
     }
-    c.args([
-        "--vdev",
-        "net_null0",
-        "--vdev",
-        "net_null1",
-        "--log-level",
-        "lib.eal:error",
-        "--",
-        "--forward-mode=io",
-        "--nb-cores=1",
-        "--auto-start",
-        "--stats-period",
-        "1",
-        "--record-core-cycles",
-    ]);
+    c.args(["--vdev", "net_null0", "--vdev", "net_null1", "--"]);
+    c.args(["--forward-mode=io", "--nb-cores=1", "--auto-start"]);
+    c.args(["--stats-period", "1", "--record-core-cycles"]);
     if !huge {
         c.arg("--total-num-mbufs=16384");
     }

@@ -428,7 +428,7 @@ impl RxQueue for VhostRx {
         let start = out.len();
         if let Some(shared) = &self.rarp {
             if shared.rarp_pending.load(Ordering::Relaxed) && out.room() > 0 {
-                self.inject_rarp(&Arc::clone(shared), out);
+                self.inject_rarp(shared, out);
             }
         }
         let (drops0, nobuf0) = (self.vring.dropped(), self.vring.mbuf_alloc_failed.get());

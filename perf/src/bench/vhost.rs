@@ -19,7 +19,9 @@ use anyhow::{Context, Result};
 
 use crate::harness::alternate;
 use crate::report::{Better, Figure};
-use crate::testpmd::{active_median_mpps, cycles_per_packet, remove_runtime_dir, spawn};
+use crate::testpmd::{
+    active_median_mpps, cycles_per_packet, remove_runtime_dir, spawn, testpmd, virtio_user_peer,
+};
 
 const BACKEND_PREFIX: &str = "vpmdbk";
 const PEER_PREFIX: &str = "vpmdpeer";
@@ -99,17 +101,8 @@ fn backend_ours(bin: &Path, sock: &Path, mode: &str, shape: Shape) -> Command {
 }
 
 fn backend_dpdk(sock: &Path, mode: &str, shape: Shape) -> Command {
-    let mut c = Command::new("dpdk-testpmd");
-    c.args([
-        "-l",
-        "0,1",
-        "--no-pci",
-        "--in-memory",
-        "--no-telemetry",
-        "-m",
-        "256",
-    ]);
-    c.args(["--file-prefix", BACKEND_PREFIX, "--vdev"]);
+    let mut c = testpmd(BACKEND_PREFIX, 0);
+    c.args(["--in-memory", "-m", "256", "--vdev"]);
     c.arg(format!(
         "net_vhost0,iface={},queues={}",
         sock.display(),
@@ -127,18 +120,11 @@ fn backend_dpdk(sock: &Path, mode: &str, shape: Shape) -> Command {
 }
 
 fn peer(sock: &Path, mode: &str, shape: Shape) -> Command {
-    let mut c = Command::new("dpdk-testpmd");
-    c.args(["-l", "0,1", "--main-lcore", "1", "--no-pci", "--in-memory"]);
-    c.args(["--single-file-segments", "--no-telemetry", "-m", "512"]);
-    c.args(["--file-prefix", PEER_PREFIX, "--vdev"]);
-    c.arg(format!(
-        "net_virtio_user0,path={},queues={}",
-        sock.display(),
-        shape.queues
-    ));
-    c.arg("--");
+    let mut c = virtio_user_peer(
+        PEER_PREFIX,
+        &format!("path={},queues={}", sock.display(), shape.queues),
+    );
     c.args(fwd_args(mode, shape, true));
-    c.arg("--auto-start");
     c
 }
 
