@@ -7,6 +7,7 @@
 //! back-off instead of listening), `tso=0|1` (offer HOST_TSO4/6, default 0 as DPDK),
 //! `linear-buffer=0|1` (never hand out multi-segment packets: a frame larger than one
 //! mbuf is dropped and counted), `mrg-rxbuf=0|1` (offer mergeable rx buffers, default 1),
+//! `in-order=0|1` (offer VIRTIO_F_IN_ORDER, default 1 as DPDK's vhost library does),
 //! `mac=XX:XX:XX:XX:XX:XX` (the port's MAC, also served in the virtio config space).
 //!
 //! Queue pair q is vring 2q+1 (the guest's tx: vpmd receives) and vring 2q (the guest's
@@ -41,6 +42,7 @@ const KEYS: &[&str] = &[
     "tso",
     "linear-buffer",
     "mrg-rxbuf",
+    "in-order",
     "mac",
 ];
 
@@ -56,6 +58,7 @@ struct VhostArgs {
     tso: bool,
     linear: bool,
     mrg_rxbuf: bool,
+    in_order: bool,
     mac: [u8; 6],
 }
 
@@ -87,6 +90,7 @@ impl VhostArgs {
             tso: r.flag("tso", false)?,
             linear: r.flag("linear-buffer", false)?,
             mrg_rxbuf: r.flag("mrg-rxbuf", true)?,
+            in_order: r.flag("in-order", true)?,
             mac,
         })
     }
@@ -109,6 +113,11 @@ impl VhostArgs {
         }
         if self.tso {
             f |= bit(virtio::NET_F_HOST_TSO4) | bit(virtio::NET_F_HOST_TSO6);
+        }
+        // Both bursts use buffers in ring order; the guest's tx ring then needs one used
+        // element per burst (see `net::rx`).
+        if self.in_order {
+            f |= bit(virtio::F_IN_ORDER);
         }
         f
     }

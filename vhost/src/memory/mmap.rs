@@ -10,6 +10,7 @@ use std::os::fd::AsRawFd;
 use std::ptr::NonNull;
 
 use super::MemError;
+use crate::prefetch;
 
 /// A shared, read-write mapping of `len` bytes of a file, unmapped on drop.
 #[derive(Debug)]
@@ -87,6 +88,20 @@ impl Mapping {
             && at
                 .checked_add(len)
                 .is_some_and(|end| end <= base + self.len)
+    }
+
+    /// Prefetch hints for every line of `off..off+len` (callers keep `len` to a line
+    /// or two: the hardware prefetcher follows longer copies).
+    #[inline]
+    pub fn prefetch(&self, off: u64, len: u64, write: bool) {
+        let Some(p) = self.ptr(off, len) else { return };
+        let hint = if write { prefetch::write } else { prefetch::read };
+        // From the start of `p`'s line to the end of the range, one hint per line.
+        let lead = p.as_ptr() as usize & 63;
+        let line0 = p.as_ptr().cast_const().wrapping_sub(lead);
+        for at in (0..lead + len as usize).step_by(64) {
+            hint(line0.wrapping_add(at));
+        }
     }
 
     /// Copies `dst.len()` bytes from `off` out of the mapping.

@@ -220,6 +220,15 @@ impl MemTable {
         })
     }
 
+    /// Starts fetching the first `len` bytes of `loc` (capped at the location) into the
+    /// cache, for writing when `write`: a hint, so the miss overlaps other work.
+    #[inline]
+    pub fn prefetch_loc(&self, loc: GuestLoc, len: u32, write: bool) {
+        if let Some(r) = self.regions.get(loc.region as usize) {
+            r.map.prefetch(loc.off, len.min(loc.len) as u64, write);
+        }
+    }
+
     /// Copies guest bytes from `at` bytes into `loc` into `dst`; `None` if
     /// `at + dst.len()` exceeds the location.
     #[inline]

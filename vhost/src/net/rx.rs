@@ -3,12 +3,16 @@
 //!
 //! One burst: read `avail.idx` once; allocate one head buffer per waiting entry (up to
 //! [`MAX_BURST`], all or nothing: if the pool cannot, the frames stay in the guest's ring
-//! and `mbuf_alloc_failed` counts the buffers asked for); per entry, walk the chain
-//! (device-readable buffers only), copy the `virtio_net_hdr` into a local, copy the frame
+//! and `mbuf_alloc_failed` counts the buffers asked for); walk the chains of the waiting
+//! entries first (device-readable buffers only) and start fetching each frame, so the
+//! misses on lines the guest's core just wrote overlap; then per entry copy the
+//! `virtio_net_hdr` into a local, copy the frame
 //! straight from guest memory into the head buffer and, when it is larger than one
 //! buffer's room, into further buffers chained behind it; map the header's offloads; write
-//! a used element of length 0. Then one Release store of `used.idx`, the kick-suppression
-//! refresh, and an interrupt if the guest wants one.
+//! a used element of length 0. With `VIRTIO_F_IN_ORDER`, only the burst's last used
+//! element is written: the guest learns from `used.idx` that every buffer before it is
+//! used too (virtio 1.2 §2.7.10 allows this batching). Then one Release store of
+//! `used.idx`, the kick-suppression refresh, and an interrupt if the guest wants one.
 //!
 //! Faults (see [`crate::stats::VringCounters`]): the entry's chain is returned with length
 //! 0 when its head is a valid index (the guest is not left waiting for it), the frame is
@@ -19,7 +23,7 @@
 use vpmd_mempool::{Burst, PktBuf, PktPool};
 
 use crate::stats::{Tally, VringCounters};
-use crate::virtqueue::{Cursor, Fault, SplitQueue};
+use crate::virtqueue::{Cursor, Fault, SplitQueue, Walk, MAX_IOV};
 
 use super::hdr::NetHdr;
 use super::{offload, MAX_BURST, MAX_FRAME_LEN};
@@ -32,6 +36,14 @@ enum Miss {
     BadHeader,
     /// No buffer: leave the entry in the ring and end the burst.
     NoBufs,
+}
+
+/// A waiting entry whose chain was walked ahead of its copy.
+#[derive(Clone, Copy)]
+struct Walked {
+    head: u16,
+    /// Its buffers are `q.iov[at..at + walk.segs]`; or why it is refused.
+    res: Result<(usize, Walk), Fault>,
 }
 
 /// Receives up to `max` frames (clamped to [`MAX_BURST`] and to `out`'s room) from the
@@ -49,61 +61,75 @@ pub fn dequeue_burst<P: PktPool>(
     if max == 0 {
         return 0;
     }
-    let n = (q.begin_burst(c) as usize).min(max);
+    let n = (q.begin_burst(c) as usize).min(max) as u16;
     if n == 0 {
         return 0;
     }
     let start = out.len();
-    if pool.alloc_bulk(out, n).is_err() {
+    if pool.alloc_bulk(out, n as usize).is_err() {
         c.mbuf_alloc_failed.add(n as u64);
         return 0;
     }
-    let limit = q.hdr_len as u64 + MAX_FRAME_LEN as u64;
     let mut tally = Tally::default();
+    let mut plan = [Walked {
+        head: 0,
+        res: Err(Fault::Descriptor),
+    }; MAX_BURST];
     // Heads `start..start + heads` are fresh; a head spoilt by a failed frame is swapped
     // behind them and freed with the unused ones at the end.
-    let (mut heads, mut good, mut consumed, mut used) = (n, 0usize, 0u16, 0u16);
-    while (consumed as usize) < n && good < heads {
-        let head = q.avail_head(consumed);
-        q.prefetch_ahead(consumed + 1, n as u16);
-        let miss = match q.walk(head, false, 0, u64::MAX, limit) {
-            Err(f) => Some(Miss::Drop(f)),
-            Ok(w) if w.len <= q.hdr_len as u64 => Some(Miss::BadHeader),
-            Ok(w) => {
-                let slots = out.as_mut_slice();
-                match fill(q, pool, &mut slots[start + good], w.segs, w.len, port) {
-                    Ok(()) => {
-                        let m = &slots[start + good];
-                        tally.count(m.pkt_len(), m.data());
-                        good += 1;
-                        None
-                    }
-                    Err(miss) => {
-                        heads -= 1;
-                        slots.swap(start + good, start + heads);
-                        Some(miss)
+    let (mut heads, mut good, mut consumed, mut used) = (n as usize, 0usize, 0u16, 0u16);
+    let mut last_head = 0;
+    'burst: while consumed < n {
+        let ahead = walk_ahead(q, consumed, n, &mut plan);
+        for w in plan.iter().take(ahead) {
+            if good == heads {
+                break 'burst;
+            }
+            let miss = match w.res {
+                Err(f) => Some(Miss::Drop(f)),
+                Ok((_, walk)) if walk.len <= q.hdr_len as u64 => Some(Miss::BadHeader),
+                Ok((at, walk)) => {
+                    let slots = out.as_mut_slice();
+                    match fill(q, pool, &mut slots[start + good], at, walk, port) {
+                        Ok(()) => {
+                            let m = &slots[start + good];
+                            tally.count(m.pkt_len(), m.data());
+                            good += 1;
+                            None
+                        }
+                        Err(miss) => {
+                            heads -= 1;
+                            slots.swap(start + good, start + heads);
+                            Some(miss)
+                        }
                     }
                 }
+            };
+            match miss {
+                None => {}
+                Some(Miss::NoBufs) => {
+                    c.mbuf_alloc_failed.add(1);
+                    break 'burst;
+                }
+                Some(Miss::BadHeader) => c.bad_headers.add(1),
+                Some(Miss::Drop(f)) => match f {
+                    Fault::Descriptor => c.bad_descriptors.add(1),
+                    Fault::Chain | Fault::TooManySegments => c.bad_chains.add(1),
+                    Fault::TooLong => c.too_big_packets.add(1),
+                },
             }
-        };
-        match miss {
-            None => {}
-            Some(Miss::NoBufs) => {
-                c.mbuf_alloc_failed.add(1);
-                break;
+            consumed += 1;
+            if w.head < q.size {
+                if !q.in_order {
+                    q.put_used(used, w.head, 0);
+                }
+                last_head = w.head;
+                used += 1;
             }
-            Some(Miss::BadHeader) => c.bad_headers.add(1),
-            Some(Miss::Drop(f)) => match f {
-                Fault::Descriptor => c.bad_descriptors.add(1),
-                Fault::Chain | Fault::TooManySegments => c.bad_chains.add(1),
-                Fault::TooLong => c.too_big_packets.add(1),
-            },
         }
-        consumed += 1;
-        if head < q.size {
-            q.put_used(used, head, 0);
-            used += 1;
-        }
+    }
+    if q.in_order && used > 0 {
+        q.put_used(used - 1, last_head, 0);
     }
     out.truncate(start + good);
     q.finish_burst(consumed, used, c);
@@ -111,18 +137,48 @@ pub fn dequeue_burst<P: PktPool>(
     good
 }
 
-/// Copies the frame in `q.iov[..segs]` (`len` bytes with the header) into the fresh head
-/// buffer `m`, chaining more buffers from `pool` as needed, and applies its header.
+/// Walks the chains of the waiting entries `from..n` into `plan` while their buffers
+/// fill less than [`MAX_IOV`] of the queue's list, and starts fetching each frame's
+/// header and first line: the copies then find them in cache instead of taking one
+/// miss on the guest's core after another. Returns how many entries it walked.
+fn walk_ahead(q: &mut SplitQueue, from: u16, n: u16, plan: &mut [Walked; MAX_BURST]) -> usize {
+    let limit = q.hdr_len as u64 + MAX_FRAME_LEN as u64;
+    let (mut k, mut at) = (0usize, 0usize);
+    for slot in plan.iter_mut() {
+        let pos = from + k as u16;
+        if pos >= n || at >= MAX_IOV {
+            break;
+        }
+        // (`begin_burst` already started fetching the descriptors of all `n` entries.)
+        let head = q.avail_head(pos);
+        let res = q.walk(head, false, (at, at + MAX_IOV), u64::MAX, limit);
+        *slot = Walked {
+            head,
+            res: res.map(|w| (at, w)),
+        };
+        if let (Ok(w), Some(&loc)) = (res, q.iov.get(at)) {
+            q.mem().prefetch_loc(loc, q.hdr_len + 64, false);
+            at += w.segs;
+        }
+        k += 1;
+    }
+    k
+}
+
+/// Copies the frame in `q.iov[at..at + walk.segs]` (`walk.len` bytes with the header)
+/// into the fresh head buffer `m`, chaining more buffers from `pool` as needed, and
+/// applies its header.
 #[inline]
 fn fill<P: PktPool>(
     q: &SplitQueue,
     pool: &P,
     m: &mut P::Buf,
-    segs: usize,
-    len: u64,
+    at: usize,
+    walk: Walk,
     port: u16,
 ) -> Result<(), Miss> {
-    let (mem, iov) = (q.mem(), q.iov.get(..segs).unwrap_or_default());
+    let (mem, len) = (q.mem(), walk.len);
+    let iov = q.iov.get(at..at + walk.segs).unwrap_or_default();
     let hdr_len = q.hdr_len as usize;
     let mut cur = Cursor::default();
     let mut hb = [0u8; NetHdr::MAX_LEN];

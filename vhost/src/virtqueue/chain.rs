@@ -58,7 +58,8 @@ enum Table {
 }
 
 impl SplitQueue {
-    /// Walks the chain whose head is `head`, resolving its buffers into `self.iov[at..]`.
+    /// Walks the chain whose head is `head`, resolving its buffers into `self.iov[at..end]`
+    /// (more is [`Fault::TooManySegments`]).
     ///
     /// `writable`: the direction every buffer must have. The walk stops early once
     /// `want` bytes are collected (placing a packet needs no more; what follows in the
@@ -67,7 +68,7 @@ impl SplitQueue {
         &mut self,
         head: u16,
         writable: bool,
-        at: usize,
+        (at, end): (usize, usize),
         want: u64,
         limit: u64,
     ) -> Result<Walk, Fault> {
@@ -120,7 +121,7 @@ impl SplitQueue {
                 if len > limit {
                     return Err(Fault::TooLong);
                 }
-                n = self.resolve_into(d.addr, d.len, n)?;
+                n = self.resolve_into(d.addr, d.len, n, end)?;
                 if len >= want {
                     break;
                 }
@@ -156,10 +157,16 @@ impl SplitQueue {
         Ok(Desc::from_le_bytes(b))
     }
 
-    /// Resolves `gpa..gpa+len` into `self.iov[n..]`, one entry per region crossed;
+    /// Resolves `gpa..gpa+len` into `self.iov[n..end]`, one entry per region crossed;
     /// returns the next free entry.
     #[inline]
-    fn resolve_into(&mut self, mut gpa: u64, len: u32, mut n: usize) -> Result<usize, Fault> {
+    fn resolve_into(
+        &mut self,
+        mut gpa: u64,
+        len: u32,
+        mut n: usize,
+        end: usize,
+    ) -> Result<usize, Fault> {
         gpa.checked_add(len as u64).ok_or(Fault::Descriptor)?;
         let mut left = len;
         while left > 0 {
@@ -168,6 +175,9 @@ impl SplitQueue {
                 .mem()
                 .resolve(gpa, left, &mut self.hint)
                 .ok_or(Fault::Descriptor)?;
+            if n >= end {
+                return Err(Fault::TooManySegments);
+            }
             *self.iov.get_mut(n).ok_or(Fault::TooManySegments)? = loc;
             n += 1;
             left -= loc.len();

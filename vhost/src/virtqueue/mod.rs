@@ -28,7 +28,7 @@ use crate::memory::{GuestLoc, MemTable};
 use crate::virtio;
 use crate::vring::VringConfig;
 
-pub(crate) use chain::{Cursor, Fault};
+pub(crate) use chain::{Cursor, Fault, Walk};
 use split::Rings;
 
 /// Most guest buffers one packet may be made of (DPDK's `BUF_VECTOR_MAX`): a descriptor
@@ -78,6 +78,8 @@ pub struct SplitQueue {
     indirect: bool,
     event_idx: bool,
     pub(crate) mergeable: bool,
+    /// `VIRTIO_F_IN_ORDER`: a batch of used buffers may be reported by its last element.
+    pub(crate) in_order: bool,
     /// Next available-ring position to consume.
     pub(crate) last_avail: u16,
     /// Next used-ring position to fill.
@@ -96,9 +98,12 @@ pub struct SplitQueue {
     pub(crate) hint: usize,
     call: Option<Arc<File>>,
     index: u16,
-    /// Guest buffers of the chain (or chains) being copied, [`MAX_IOV`] of them.
+    /// Guest buffers of the chains being copied: twice [`MAX_IOV`], so a burst can
+    /// resolve the next packet's chain (up to `MAX_IOV` buffers) while less than
+    /// `MAX_IOV` are taken by the packets before it.
     pub(crate) iov: Box<[GuestLoc]>,
-    /// Chains of the packet being placed, [`MAX_IOV`] of them.
+    /// Chains of the packets being placed (mergeable rx buffers): twice [`MAX_IOV`], as
+    /// for `iov`.
     pub(crate) chains: Box<[ChainRec]>,
 }
 
@@ -117,6 +122,7 @@ impl SplitQueue {
             indirect: virtio::has(f, virtio::RING_F_INDIRECT_DESC),
             event_idx: virtio::has(f, virtio::RING_F_EVENT_IDX),
             mergeable: virtio::has(f, virtio::NET_F_MRG_RXBUF),
+            in_order: virtio::has(f, virtio::F_IN_ORDER),
             last_avail: cfg.last_avail_idx,
             last_used: cfg.last_used_idx,
             signalled_used: cfg.last_used_idx,
@@ -127,8 +133,8 @@ impl SplitQueue {
             hint: 0,
             call: cfg.call,
             index: cfg.index,
-            iov: vec![GuestLoc::default(); MAX_IOV].into_boxed_slice(),
-            chains: vec![ChainRec::default(); MAX_IOV].into_boxed_slice(),
+            iov: vec![GuestLoc::default(); 2 * MAX_IOV].into_boxed_slice(),
+            chains: vec![ChainRec::default(); 2 * MAX_IOV].into_boxed_slice(),
         };
         q.disable_notifications();
         Ok(q)

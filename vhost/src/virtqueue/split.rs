@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
 
 use crate::memory::{HostPtr, MemTable};
+use crate::prefetch;
 use crate::virtio::MAX_QUEUE_SIZE;
 use crate::vring::VringConfig;
 
@@ -107,18 +108,6 @@ fn check_area(
     Ok(())
 }
 
-/// A prefetch hint; never faults, whatever the address.
-#[inline(always)]
-fn prefetch(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: `prefetcht0` is a hint: it reads nothing architecturally and cannot fault.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
-
 impl Rings {
     /// Takes the ring areas of `cfg`, after checking what the accesses below rely on: a
     /// power-of-two size no larger than 32768, the spec's alignments (16, 2, 4), and each
@@ -196,13 +185,13 @@ impl Rings {
     #[inline]
     pub(crate) fn prefetch_avail(&self, pos: u16) {
         let off = AVAIL_RING + 2 * (pos & self.mask) as usize;
-        prefetch(self.avail.as_ptr().wrapping_add(off));
+        prefetch::read(self.avail.as_ptr().wrapping_add(off));
     }
 
     /// Hints the CPU to fetch descriptor `i` (masked).
     #[inline]
     pub(crate) fn prefetch_desc(&self, i: u16) {
-        prefetch(
+        prefetch::read(
             self.desc
                 .as_ptr()
                 .wrapping_add(DESC_SIZE * (i & self.mask) as usize),

@@ -16,6 +16,9 @@ use crate::stats::VringCounters;
 
 use super::SplitQueue;
 
+/// Descriptors [`SplitQueue::begin_burst`] starts fetching: one burst of the net path.
+const PREFETCH_DESCS: u16 = 32;
+
 impl SplitQueue {
     /// Starts a burst: how many entries wait, from one Acquire load of `avail.idx`.
     #[inline]
@@ -29,9 +32,10 @@ impl SplitQueue {
             c.bad_avail_idx.add(1);
             return 0;
         }
-        if n > 0 {
-            self.rings.prefetch_avail(self.last_avail);
-            self.prefetch_ahead(0, n);
+        // The descriptors of a burst's worth of entries, fetched together: one wait for
+        // the available ring's line, then their misses overlap.
+        for k in 0..n.min(PREFETCH_DESCS) {
+            self.prefetch_ahead(k, n);
         }
         n
     }
