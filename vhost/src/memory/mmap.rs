@@ -95,7 +95,11 @@ impl Mapping {
     #[inline]
     pub fn prefetch(&self, off: u64, len: u64, write: bool) {
         let Some(p) = self.ptr(off, len) else { return };
-        let hint = if write { prefetch::write } else { prefetch::read };
+        let hint = if write {
+            prefetch::write
+        } else {
+            prefetch::read
+        };
         // From the start of `p`'s line to the end of the range, one hint per line.
         let lead = p.as_ptr() as usize & 63;
         let line0 = p.as_ptr().cast_const().wrapping_sub(lead);
