@@ -7,16 +7,18 @@
 //! take the mutex to pick up the new state. The control side stores the new state, bumps
 //! the generation and waits while the busy flag is set. This is the Dekker handshake
 //! DPDK's net_vhost attempts with `allow_queuing`/`while_queuing`, done with the StoreLoad
-//! fences it lacks.
+//! barriers it lacks. They are asymmetric ([`crate::membarrier`]): per burst the reader
+//! pays a compiler barrier, and the rare control side forces a full barrier on every
+//! thread with `membarrier(2)` (SeqCst fences on both sides where that is unavailable).
 //!
 //! `exit` publishes a 64-bit report (a vring's next avail and used indexes), so
 //! [`Handover::stop`] returns the final position of a ring that is not polled at all.
 //!
 //! # Orderings (the edges)
-//! - **F1 / F2** (SeqCst fences): reader `busy = true; F1; load gen` against control
-//!   `gen += 1; F2; load busy`. At least one side sees the other's store: either the
-//!   reader sees the new generation before touching the old state, or the control side
-//!   sees the reader busy and waits.
+//! - **F1 / F2** (StoreLoad barriers, `membarrier::fast` / `membarrier::slow`): reader
+//!   `busy = true; F1; load gen` against control `gen += 1; F2; load busy`. At least one
+//!   side sees the other's store: either the reader sees the new generation before
+//!   touching the old state, or the control side sees the reader busy and waits.
 //! - **R1 → A1**: the reader's Release store `busy = false` (after its report) pairs with
 //!   the control side's Acquire load, so the report and every access of the burst happen
 //!   before `stop` returns.
@@ -25,10 +27,12 @@
 //! Must never: lock or allocate on the reader unless the generation changed; let `stop`
 //! return while a burst that started with the old state is running.
 
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crossbeam_utils::{Backoff, CachePadded};
+
+use crate::membarrier;
 
 /// The shared half: owned by the control side, referenced by one [`Reader`].
 #[derive(Debug)]
@@ -49,6 +53,7 @@ pub struct Reader<T> {
 
 /// A new handover with no state, and its reader.
 pub fn handover<T: Send>() -> (Arc<Handover<T>>, Reader<T>) {
+    membarrier::init();
     let shared = Arc::new(Handover {
         gen: CachePadded::new(AtomicU64::new(0)),
         busy: CachePadded::new(AtomicBool::new(false)),
@@ -67,7 +72,7 @@ impl<T> Handover<T> {
     fn replace(&self, state: Option<T>) {
         *self.next.lock().unwrap_or_else(PoisonError::into_inner) = state;
         self.gen.fetch_add(1, Ordering::Relaxed);
-        fence(Ordering::SeqCst); // F2
+        membarrier::slow(); // F2
         let backoff = Backoff::new();
         // A1: pairs with R1.
         while self.busy.load(Ordering::Acquire) {
@@ -101,7 +106,7 @@ impl<T> Reader<T> {
     pub fn enter(&mut self) -> Option<&mut T> {
         let s = &*self.shared;
         s.busy.store(true, Ordering::Relaxed);
-        fence(Ordering::SeqCst); // F1
+        membarrier::fast(); // F1
         let g = s.gen.load(Ordering::Relaxed);
         if g != self.seen {
             self.seen = g;

@@ -12,8 +12,8 @@
 //! This crate knows no device: it polls anything that implements [`lcore::PollTask`].
 //!
 //! Unsafe code is fenced: the crate denies `unsafe_code` and only `ring::slots` (the ring's
-//! slot storage) and `lcore::cycles` (the `rdtsc` intrinsic) allow it, each block with a
-//! `// SAFETY:` note. Nothing on a fast path allocates, locks, logs or makes a syscall.
+//! slot storage), `lcore::cycles` (the `rdtsc` intrinsic) and `membarrier` (the system
+//! call) allow it, each block with a `// SAFETY:` note. Nothing on a fast path allocates, locks, logs or makes a syscall.
 
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -24,6 +24,7 @@
 pub mod ctl;
 pub mod handover;
 pub mod lcore;
+mod membarrier;
 pub mod ring;
 
 pub use ctl::Generation;

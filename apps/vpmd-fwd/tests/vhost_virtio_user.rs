@@ -84,7 +84,9 @@ fn wait_for(path: &Path) {
 }
 
 /// vpmd-fwd's exit status and stdout/stderr, and its JSON stats of port 0.
-fn finish(c: Child, json: &Path) -> serde_json::Value {
+/// Waits for vpmd-fwd; returns port 0's final stats and the virtio features the link
+/// came up with (from its log).
+fn finish(c: Child, json: &Path) -> (serde_json::Value, u64) {
     let o = c.wait_with_output().unwrap();
     let text = format!(
         "{}\n{}",
@@ -94,8 +96,17 @@ fn finish(c: Child, json: &Path) -> serde_json::Value {
     assert!(o.status.success(), "vpmd-fwd failed:\n{text}");
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
-    v["ports"][0].clone()
+    let features = text
+        .split("link up")
+        .nth(1)
+        .and_then(|l| l.split("features 0x").nth(1))
+        .and_then(|f| f.split(|c: char| !c.is_ascii_hexdigit()).next())
+        .and_then(|f| u64::from_str_radix(f, 16).ok())
+        .unwrap_or_else(|| panic!("no link-up line with features in:\n{text}"));
+    (v["ports"][0].clone(), features)
 }
+
+const VIRTIO_F_IN_ORDER: u64 = 1 << 35;
 
 /// A figure from testpmd's final "Forward statistics for port 0" block.
 fn peer_stat(out: &str, key: &str) -> u64 {
@@ -117,8 +128,9 @@ fn u(v: &serde_json::Value, k: &str) -> u64 {
     v[k].as_u64().unwrap_or_else(|| panic!("no {k} in {v}"))
 }
 
-/// Guest tx -> vpmd rx: every packet the peer sent is received, none in error.
-fn guest_to_host(vhost_args: &str, peer_args: &str, extra: &[&str], txpkts: &str) {
+/// Guest tx -> vpmd rx: every packet the peer sent is received, none in error. Returns
+/// the negotiated features.
+fn guest_to_host(vhost_args: &str, peer_args: &str, extra: &[&str], txpkts: &str) -> u64 {
     let _g = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let d = Dir::new("g2h");
     let dev = format!("net_vpmd_vhost0,iface={}{vhost_args}", d.sock().display());
@@ -134,7 +146,7 @@ fn guest_to_host(vhost_args: &str, peer_args: &str, extra: &[&str], txpkts: &str
     );
     std::thread::sleep(Duration::from_secs(3));
     let out = stop_peer(p);
-    let port = finish(v, &d.json());
+    let (port, features) = finish(v, &d.json());
     let sent = peer_stat(&out, "TX-packets:");
     assert!(sent > 10_000, "the peer sent only {sent}:\n{out}");
     // Exact but for the last bursts: the peer's main thread runs on vpmd's forwarding CPU
@@ -153,11 +165,12 @@ fn guest_to_host(vhost_args: &str, peer_args: &str, extra: &[&str], txpkts: &str
     assert_eq!(u(&port, "ibytes"), got * len, "{port}");
     assert_eq!(u(&port, "ierrors"), 0, "{port}");
     assert_eq!(u(&port, "rx_nombuf"), 0, "{port}");
+    features
 }
 
 /// vpmd tx -> guest rx: the peer receives what vpmd sent (less at most one ring that was
-/// in flight when vpmd exited).
-fn host_to_guest(vhost_args: &str, peer_args: &str, txpkts: &str) {
+/// in flight when vpmd exited). Returns the negotiated features.
+fn host_to_guest(vhost_args: &str, peer_args: &str, txpkts: &str) -> u64 {
     let _g = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let d = Dir::new("h2g");
     let dev = format!("net_vpmd_vhost0,iface={}{vhost_args}", d.sock().display());
@@ -168,7 +181,7 @@ fn host_to_guest(vhost_args: &str, peer_args: &str, txpkts: &str) {
         "rxonly",
         &[],
     );
-    let port = finish(v, &d.json());
+    let (port, features) = finish(v, &d.json());
     std::thread::sleep(Duration::from_millis(500));
     let out = stop_peer(p);
     let got = peer_stat(&out, "RX-packets:");
@@ -179,6 +192,7 @@ fn host_to_guest(vhost_args: &str, peer_args: &str, txpkts: &str) {
         "sent {sent}, received {got}"
     );
     assert_eq!(u(&port, "oerrors"), 0, "{port}");
+    features
 }
 
 #[test]
@@ -196,6 +210,22 @@ fn vpmd_txonly_to_virtio_rxonly_with_and_without_mergeable_buffers() {
     host_to_guest("", "", "64");
     host_to_guest("", ",mrg_rxbuf=0", "64");
     host_to_guest("", ",mrg_rxbuf=1", "64,1400");
+}
+
+/// virtio_user asks for IN_ORDER by default and vpmd offers it; either side can decline.
+#[test]
+fn in_order_on_and_off_in_both_directions() {
+    let on = guest_to_host("", ",in_order=1", &[], "64");
+    assert_ne!(on & VIRTIO_F_IN_ORDER, 0, "features {on:#x}");
+    for f in [
+        guest_to_host("", ",in_order=0", &[], "64,1400"),
+        guest_to_host(",in-order=0", "", &[], "64"),
+        host_to_guest("", ",in_order=0", "64,1400"),
+    ] {
+        assert_eq!(f & VIRTIO_F_IN_ORDER, 0, "features {f:#x}");
+    }
+    let on = host_to_guest("", ",in_order=1,mrg_rxbuf=0", "64");
+    assert_ne!(on & VIRTIO_F_IN_ORDER, 0, "features {on:#x}");
 }
 
 #[test]
@@ -219,7 +249,7 @@ fn io_loop_both_sides_two_queue_pairs() {
     );
     std::thread::sleep(Duration::from_secs(3));
     let out = stop_peer(p);
-    let port = finish(v, &d.json());
+    let (port, _) = finish(v, &d.json());
     let (rx, tx) = (u(&port, "ipackets"), u(&port, "opackets"));
     assert!(rx > 10_000 && tx > 10_000, "{port}\n{out}");
     for q in 0..2 {
@@ -252,7 +282,7 @@ fn vpmd_client_reconnects_when_the_virtio_server_restarts() {
         assert!(n > 10_000, "no traffic after (re)connect:\n{out}");
         sent += n;
     }
-    let port = finish(v, &d.json());
+    let (port, _) = finish(v, &d.json());
     // A session ends when the peer exits: what it had queued but vpmd had not yet
     // taken (at most one ring per session) goes with it.
     let got = u(&port, "ipackets");

@@ -21,6 +21,8 @@ const F_MRG_RXBUF: u64 = 1 << 15;
 const F_VERSION_1: u64 = 1 << 32;
 /// `VIRTIO_RING_F_EVENT_IDX`.
 const F_EVENT_IDX: u64 = 1 << 29;
+/// `VIRTIO_F_IN_ORDER`.
+const F_IN_ORDER: u64 = 1 << 35;
 
 /// How a frame is laid out in descriptors on the guest's tx ring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,8 +77,12 @@ impl NetGuest {
     /// A guest in `mem` whose queues start at index `start`.
     pub fn with(features: u64, size: u16, mem: Arc<GuestMemory>, start: u16) -> io::Result<Self> {
         let no_mem = || io::Error::other("guest memory too small for the rings");
-        let rxq = DriverQueue::new(Arc::clone(&mem), size, start).ok_or_else(no_mem)?;
-        let txq = DriverQueue::new(Arc::clone(&mem), size, start).ok_or_else(no_mem)?;
+        let mut rxq = DriverQueue::new(Arc::clone(&mem), size, start).ok_or_else(no_mem)?;
+        let mut txq = DriverQueue::new(Arc::clone(&mem), size, start).ok_or_else(no_mem)?;
+        if features & F_IN_ORDER != 0 {
+            rxq.use_in_order();
+            txq.use_in_order();
+        }
         let hdr_len = if features & (F_MRG_RXBUF | F_VERSION_1) != 0 {
             12
         } else {

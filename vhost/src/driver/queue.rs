@@ -7,6 +7,7 @@
 //! the available ring ([`DriverQueue::push_head`]), any available index
 //! ([`DriverQueue::set_avail_idx`]).
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -101,6 +102,9 @@ pub struct DriverQueue {
     published: u16,
     /// Next used index to read.
     last_used: u16,
+    /// With `VIRTIO_F_IN_ORDER`: the heads made available, oldest first. The device may
+    /// then report a batch by its last used element only.
+    in_order: Option<VecDeque<u16>>,
 }
 
 impl DriverQueue {
@@ -127,6 +131,7 @@ impl DriverQueue {
             avail_idx: start,
             published: start,
             last_used: start,
+            in_order: None,
         })
     }
 
@@ -180,8 +185,18 @@ impl DriverQueue {
             .expect("the descriptor table is in guest memory");
     }
 
+    /// Reads used elements as `VIRTIO_F_IN_ORDER` allows the device to write them: the
+    /// buffers are used in the order they were made available, and of a batch only the
+    /// last element need be written.
+    pub fn use_in_order(&mut self) {
+        self.in_order = Some(VecDeque::new());
+    }
+
     /// Puts `head` into the next available slot (not published).
     pub fn push_head(&mut self, head: u16) {
+        if let Some(order) = &mut self.in_order {
+            order.push_back(head);
+        }
         let slot = self.avail + 4 + 2 * (self.avail_idx % self.size) as u64;
         self.mem
             .write(slot, &head.to_le_bytes())
@@ -293,22 +308,30 @@ impl DriverQueue {
     }
 
     /// Takes the next used element, if the device published one, and frees its chain.
+    /// In order, the chain is the oldest one outstanding; the element returned is the one
+    /// the device wrote when it is the last published (the end of a batch: its id should
+    /// be that chain's), else that chain's head with the length found in the slot.
     pub fn pop_used(&mut self) -> Option<Used> {
         let idx = self.used_idx();
         if idx == self.last_used {
             return None;
         }
-        let at = self.used + 4 + 8 * (self.last_used % self.size) as u64;
-        let mut b = [0u8; 8];
-        self.mem.read(at, &mut b).ok()?;
+        let mut used = self.used_elem(self.last_used);
+        let batch_end = self.last_used.wrapping_add(1) == idx;
         self.last_used = self.last_used.wrapping_add(1);
-        let used = Used {
-            id: u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-            len: u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+        let chain = match &mut self.in_order {
+            Some(order) => {
+                let head = order.pop_front()? as u32;
+                if !batch_end {
+                    used.id = head;
+                }
+                head
+            }
+            None => used.id,
         };
         if let Some(o) = self
             .outstanding
-            .get_mut(used.id as usize)
+            .get_mut(chain as usize)
             .and_then(Option::take)
         {
             self.free.extend(o.descs.iter().rev());
@@ -317,6 +340,19 @@ impl DriverQueue {
             }
         }
         Some(used)
+    }
+
+    /// The used element in ring position `pos` (masked), as it is in memory.
+    pub fn used_elem(&self, pos: u16) -> Used {
+        let at = self.used + 4 + 8 * (pos % self.size) as u64;
+        let mut b = [0u8; 8];
+        self.mem
+            .read(at, &mut b)
+            .expect("the used ring is in guest memory");
+        Used {
+            id: u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+            len: u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+        }
     }
 
     /// `used.idx` (Acquire: the elements before it are visible).

@@ -103,8 +103,10 @@ impl Mapping {
         // From the start of `p`'s line to the end of the range, one hint per line.
         let lead = p.as_ptr() as usize & 63;
         let line0 = p.as_ptr().cast_const().wrapping_sub(lead);
-        for at in (0..lead + len as usize).step_by(64) {
+        let mut at = 0;
+        while at < lead + len as usize {
             hint(line0.wrapping_add(at));
+            at += 64;
         }
     }
 

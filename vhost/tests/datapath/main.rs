@@ -5,6 +5,7 @@
 #[path = "../guest_common/mod.rs"]
 mod common;
 
+mod in_order;
 mod limits;
 mod notify;
 mod offload;
