@@ -524,14 +524,16 @@ mod tests {
         );
         assert_eq!(a.mac, [0x02, 0x76, 0x70, 0x6d, 0, 3]);
         assert!(virtio::has(a.features(), virtio::NET_F_MRG_RXBUF));
+        assert!(virtio::has(a.features(), virtio::F_IN_ORDER));
         assert!(!virtio::has(a.features(), virtio::NET_F_HOST_TSO4));
         let a = args(
-            "net_vpmd_vhost0,iface=/x,queues=2,client=1,tso=1,mrg-rxbuf=0,mac=02:00:00:00:00:0a",
+            "net_vpmd_vhost0,iface=/x,queues=2,client=1,tso=1,mrg-rxbuf=0,in-order=0,mac=02:00:00:00:00:0a",
         )
         .unwrap();
         assert_eq!(a.mac, [2, 0, 0, 0, 0, 10]);
         assert!(virtio::has(a.features(), virtio::NET_F_HOST_TSO6));
         assert!(!virtio::has(a.features(), virtio::NET_F_MRG_RXBUF));
+        assert!(!virtio::has(a.features(), virtio::F_IN_ORDER));
         let e = |s: &str| args(s).unwrap_err().to_string();
         assert_eq!(
             e("net_vpmd_vhost0"),
@@ -540,6 +542,7 @@ mod tests {
         assert!(e("net_vpmd_vhost0,iface=/x,queues=0").contains("bad value '0' for key 'queues'"));
         assert!(e("net_vpmd_vhost0,iface=/x,queues=129").contains("'129'"));
         assert!(e("net_vpmd_vhost0,iface=/x,mac=zz").contains("bad value 'zz' for key 'mac'"));
+        assert!(e("net_vpmd_vhost0,iface=/x,in-order=2").contains("'in-order'"));
         assert!(e("net_vpmd_vhost0,iface=/x,dequeue-zero-copy=1")
             .contains("unknown key 'dequeue-zero-copy'"));
     }
