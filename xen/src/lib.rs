@@ -13,4 +13,5 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod platform;
 pub mod wire;
