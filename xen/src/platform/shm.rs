@@ -70,7 +70,8 @@ fn check_file(file: &File, offset: u64, len: usize) -> io::Result<()> {
 }
 
 impl SharedMem {
-    /// Maps `len` bytes of `file` from `offset` (page-aligned).
+    /// Maps `len` bytes of `file` from `offset` (page-aligned). Pages are faulted in
+    /// on first touch: a guest's memory may be large and mostly unused.
     pub fn map(file: &File, offset: u64, len: usize, writable: bool) -> io::Result<Self> {
         check_file(file, offset, len)?;
         let off = libc::off_t::try_from(offset)
@@ -82,7 +83,7 @@ impl SharedMem {
                 std::ptr::null_mut(),
                 len,
                 prot(writable),
-                libc::MAP_SHARED | libc::MAP_POPULATE,
+                libc::MAP_SHARED,
                 file.as_raw_fd(),
                 off,
             )

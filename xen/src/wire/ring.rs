@@ -99,6 +99,13 @@ impl RingLayout {
     }
 }
 
+// ANCHORS 3.1: slots per one-page ring.
+const _: () = {
+    assert!(RingLayout::TX.entries == 256 && RingLayout::TX.slot_size == 12);
+    assert!(RingLayout::RX.entries == 256 && RingLayout::RX.slot_size == 8);
+    assert!(RingLayout::CTRL.entries == 128 && RingLayout::CTRL.slot_size == 16);
+};
+
 /// Whether moving a producer index from `old` to `new` passed the peer's `event`
 /// threshold, so the peer asked to be notified (`RING_PUSH_*_AND_CHECK_NOTIFY`).
 #[inline]

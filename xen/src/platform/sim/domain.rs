@@ -186,3 +186,67 @@ pub(crate) struct GrantSlot<'a> {
     /// Pin counts, hypervisor-private.
     pub active: &'a AtomicU32,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const L: DomainLayout = DomainLayout {
+        mem_pages: 4,
+        grant_frames: 1,
+    };
+
+    #[test]
+    fn files_from_a_peer_must_be_sealed_and_of_the_layouts_size() {
+        let f = DomainFiles::create(L).unwrap();
+        f.check(L).unwrap();
+        let bigger = DomainLayout { mem_pages: 5, ..L };
+        assert!(f.check(bigger).is_err());
+        // An unsealed file of the right size: the peer could shrink it under us.
+        let unsealed = std::env::temp_dir().join(format!("vpmd-dom-{}", std::process::id()));
+        let mem = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&unsealed)
+            .unwrap();
+        std::fs::remove_file(&unsealed).unwrap();
+        mem.set_len(L.mem_bytes() as u64).unwrap();
+        let g = f.try_clone().unwrap();
+        let forged = DomainFiles {
+            mem,
+            grants: g.grants,
+            state: g.state,
+        };
+        assert!(forged.check(L).is_err());
+        assert!(DomainView::map(DomId(1), L, forged).is_err());
+    }
+
+    #[test]
+    fn layouts_are_bounded() {
+        for bad in [
+            DomainLayout { mem_pages: 0, ..L },
+            DomainLayout {
+                grant_frames: 0,
+                ..L
+            },
+            DomainLayout {
+                mem_pages: MAX_MEM_PAGES + 1,
+                ..L
+            },
+            DomainLayout {
+                grant_frames: MAX_GRANT_FRAMES + 1,
+                ..L
+            },
+        ] {
+            assert!(bad.check().is_err(), "{bad:?}");
+        }
+        let v = DomainView::map(DomId(1), L, DomainFiles::create(L).unwrap()).unwrap();
+        assert!(v.entry(GrantRef(L.grant_entries() - 1)).is_some());
+        assert!(v.entry(GrantRef(L.grant_entries())).is_none());
+        assert!(!v.is_dead());
+        v.mark_dead();
+        assert!(v.is_dead());
+    }
+}

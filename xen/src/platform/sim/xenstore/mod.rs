@@ -346,3 +346,46 @@ fn event(path: &str, w: &Watch) -> Msg {
         true,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(ty: MsgType, payload: &[u8]) -> Msg {
+        Msg {
+            ty,
+            req_id: 1,
+            tx_id: 0,
+            payload: payload.to_vec(),
+        }
+    }
+
+    #[test]
+    fn malformed_requests_are_einval_not_panics() {
+        let server = XsServer::new();
+        let mut s = server.lock();
+        let cases = [
+            req(MsgType::READ, b"/a"),       // no NUL
+            req(MsgType::READ, b"/a\0/b\0"), // two arguments
+            req(MsgType::READ, b""),         // nothing
+            req(MsgType::WRITE, b"/a"),      // no NUL between path and value
+            req(MsgType::WATCH, b"/a\0"),    // no token
+            req(MsgType::WATCH, b"@\0t\0"),  // empty special name
+            req(MsgType::UNWATCH, b"\0"),    // no path
+            req(MsgType::TRANSACTION_END, b"X\0"),
+            req(MsgType::TRANSACTION_END, b"T\0"), // outside a transaction
+            req(MsgType(99), b"/a\0"),
+            req(MsgType::ERROR, b"ENOENT\0"),
+        ];
+        for m in cases {
+            assert_eq!(s.dispatch(1, &m).unwrap_err(), XsErrno::EINVAL, "{m:?}");
+        }
+        // Values may hold NULs: only the first one ends the path.
+        s.dispatch(1, &req(MsgType::WRITE, b"/a\0v\0w")).unwrap();
+        assert_eq!(s.tree.read("/a").unwrap(), b"v\0w");
+        // Special watch names are accepted.
+        s.dispatch(1, &req(MsgType::WATCH, b"@releaseDomain\0t\0"))
+            .unwrap();
+        assert_eq!(s.watches[0].path, "@releaseDomain");
+    }
+}
