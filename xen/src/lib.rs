@@ -1,1 +1,17 @@
-//! vpmd-xen: the Xen PMD, a user-space netback. Empty until its issue lands.
+//! vpmd-xen: the Xen PMD, a user-space netback.
+//!
+//! - [`wire`]: the netif protocol's shared structs and constants, with compile-time
+//!   layout checks; decoding copies guest data once.
+//! - [`platform`]: what Xen provides a backend (grant copy and map, event channels,
+//!   xenstore) as traits, a xenstore client for the xenstored wire protocol, and
+//!   [`platform::sim`], a simulated hypervisor for running a backend and a frontend
+//!   on one Linux machine without Xen.
+//!
+//! Unsafe code is confined to `platform::shm` (shared mappings) and `platform::sys`
+//! (OS calls); everything else is safe Rust.
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod platform;
+pub mod wire;
