@@ -17,7 +17,6 @@
 //! - [`frontend`]: a minimal vhost-user front-end (tests, benchmarks).
 //! - [`driver`]: the guest side of a split virtqueue and a mock virtio-net guest, for
 //!   tests and for vpmd's own vhost-user front-end.
-//! - `sys`: the control plane's OS calls.
 //!
 //! [`VringSink`]: device::VringSink
 
@@ -34,7 +33,7 @@ mod prefetch;
 pub mod protocol;
 pub mod socket;
 pub mod stats;
-mod sys;
+use vpmd_sys as sys;
 pub mod virtio;
 pub mod virtqueue;
 pub mod vring;

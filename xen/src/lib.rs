@@ -7,8 +7,9 @@
 //!   [`platform::sim`], a simulated hypervisor for running a backend and a frontend
 //!   on one Linux machine without Xen.
 //!
-//! Unsafe code is confined to `platform::shm` (shared mappings) and `platform::sys`
-//! (OS calls); everything else is safe Rust.
+//! Unsafe code is confined to `platform::shm` (shared mappings); the OS calls (fd
+//! passing, eventfds, sealed memfds, `poll`) come from `vpmd-sys`, shared with the vhost
+//! PMD. Everything else is safe Rust.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]

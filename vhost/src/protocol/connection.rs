@@ -199,7 +199,7 @@ fn recv(
             Ok(r) if r.bytes == 0 => return Err(ConnError::Closed),
             Ok(r) => {
                 *fds_truncated |= r.fds_truncated;
-                if fds.len() > sys::MAX_FDS {
+                if fds.len() > defs::MAX_FDS {
                     // Several sends' worth of fds for one message: close them now rather
                     // than hold an unbounded number; the message will be refused.
                     *fds_truncated = true;

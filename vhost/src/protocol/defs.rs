@@ -4,6 +4,9 @@
 //! Numbers only; what vpmd does with each request is in [`super::message`] (its payload
 //! and fd rules) and [`crate::device`] (its effect).
 
+/// Most fds one message carries (8, `SET_MEM_TABLE`); more are refused.
+pub const MAX_FDS: usize = 8;
+
 /// Header flags, bits 0-1: protocol version; only 1 exists ("Header").
 pub const VERSION: u32 = 0x1;
 /// Header flags: mask of the version bits.

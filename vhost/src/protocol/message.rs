@@ -534,7 +534,7 @@ pub enum MsgError {
         got: u32,
     },
     /// More fds than fit in any message (the kernel dropped the rest).
-    #[error("more than {} fds attached", crate::sys::MAX_FDS)]
+    #[error("more than {} fds attached", defs::MAX_FDS)]
     TooManyFds,
     /// `SET_MEM_TABLE` with more than 8 regions.
     #[error("{0} regions, at most {max}", max = defs::MEM_TABLE_MAX_REGIONS)]

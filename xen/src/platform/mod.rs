@@ -36,8 +36,6 @@ pub mod grant;
 #[allow(unsafe_code)]
 pub mod shm;
 pub mod sim;
-#[allow(unsafe_code)]
-mod sys;
 pub mod xenstore;
 
 pub use evtchn::{EventChannel, EventChannels, EvtchnError, Port};

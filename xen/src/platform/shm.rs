@@ -261,7 +261,7 @@ impl Drop for SharedMem {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::sys::sealed_memfd;
+    use vpmd_sys::sealed_memfd;
 
     #[test]
     fn two_mappings_of_one_file_see_each_other() {

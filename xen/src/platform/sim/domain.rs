@@ -9,10 +9,10 @@ use std::io;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::platform::shm::SharedMem;
-use crate::platform::sys;
 use crate::wire::defs::XEN_PAGE_SIZE;
 use crate::wire::grant::{DomId, GrantEntryV1, GrantRef};
 use crate::wire::Entry;
+use vpmd_sys as sys;
 
 /// Largest simulated guest memory, in pages (4 GiB).
 pub const MAX_MEM_PAGES: u32 = 1 << 20;

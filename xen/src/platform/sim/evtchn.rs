@@ -14,8 +14,8 @@ use std::time::Duration;
 use super::faults::{Faults, NotifyFault};
 use super::hyp::client::{HypClient, PortFds};
 use crate::platform::evtchn::{EventChannel, EventChannels, EvtchnError, Port};
-use crate::platform::sys;
 use crate::wire::grant::DomId;
+use vpmd_sys as sys;
 
 /// One end of a simulated event channel.
 #[derive(Debug)]

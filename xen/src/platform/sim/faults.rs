@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use crate::platform::evtchn::Port;
-use crate::platform::sys;
 use crate::wire::grant::{DomId, GrantRef, GrantStatus};
+use vpmd_sys as sys;
 
 /// What happens to one copy segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use super::msg::{Msg, MsgType, XsErrno};
 use super::{TxId, WatchEvent, XenStore, XsError};
-use crate::platform::sys;
+use vpmd_sys as sys;
 
 /// Watch events the reader has queued, and the fd that says so.
 #[derive(Debug)]
@@ -74,7 +74,7 @@ impl XsClient {
     pub fn new(stream: UnixStream) -> io::Result<Self> {
         let events = Arc::new(Events {
             queue: Mutex::new(VecDeque::new()),
-            fd: sys::eventfd()?,
+            fd: sys::eventfd(true)?,
             closed: AtomicBool::new(false),
         });
         let (tx, replies) = mpsc::channel();
@@ -107,7 +107,7 @@ impl XsClient {
         c.next_id = c.next_id.wrapping_add(1);
         let id = c.next_id;
         let bytes = Msg::new(ty, id, tx.0, parts, terminate_last).encode()?;
-        sys::send_with_fds(c.stream.as_fd(), &bytes, &[])?;
+        sys::send_all_with_fds(c.stream.as_fd(), &bytes, &[])?;
         let reply = loop {
             let r = c
                 .replies

@@ -11,8 +11,8 @@ use std::sync::{Mutex, PoisonError};
 use super::{Reply, Request, MSG_LEN};
 use crate::platform::evtchn::{EvtchnError, Port};
 use crate::platform::sim::domain::{DomainFiles, DomainLayout};
-use crate::platform::sys;
 use crate::wire::grant::DomId;
+use vpmd_sys as sys;
 
 /// A connection to the hypervisor service.
 #[derive(Debug)]
@@ -32,10 +32,10 @@ impl HypClient {
 
     fn call(&self, req: Request, fds: &[BorrowedFd<'_>]) -> io::Result<(Reply, Vec<OwnedFd>)> {
         let s = self.stream.lock().unwrap_or_else(PoisonError::into_inner);
-        sys::send_with_fds(s.as_fd(), &req.encode(), fds)?;
+        sys::send_all_with_fds(s.as_fd(), &req.encode(), fds)?;
         let mut buf = [0u8; MSG_LEN];
         let mut got = Vec::new();
-        sys::recv_with_fds(s.as_fd(), &mut buf, &mut got)?;
+        sys::recv_exact_with_fds(s.as_fd(), &mut buf, &mut got)?;
         Ok((Reply::decode(&buf), got))
     }
 

@@ -15,8 +15,8 @@ use super::{Reply, Request, MSG_LEN};
 use crate::platform::evtchn::Port;
 use crate::platform::sim::domain::{DomainFiles, DomainLayout, DomainView};
 use crate::platform::sim::server::ConnId;
-use crate::platform::sys;
 use crate::wire::grant::DomId;
+use vpmd_sys as sys;
 
 /// A registered domain.
 #[derive(Debug)]
@@ -125,8 +125,8 @@ impl HypState {
 
     fn alloc_unbound(&mut self, caller: DomId, remote: DomId) -> Outcome {
         let pair = (|| {
-            let mine = sys::eventfd()?;
-            let theirs = sys::eventfd()?;
+            let mine = sys::eventfd(true)?;
+            let theirs = sys::eventfd(true)?;
             Ok::<_, std::io::Error>((mine.try_clone()?, theirs.try_clone()?, mine, theirs))
         })();
         let (mine, theirs, mine_copy, theirs_copy) = match pair {
@@ -191,7 +191,7 @@ pub(crate) fn serve(state: &Mutex<HypState>, conn: ConnId, stream: UnixStream) {
     loop {
         let mut buf = [0u8; MSG_LEN];
         let mut fds = Vec::new();
-        if sys::recv_with_fds(stream.as_fd(), &mut buf, &mut fds).is_err() {
+        if sys::recv_exact_with_fds(stream.as_fd(), &mut buf, &mut fds).is_err() {
             break;
         }
         let (reply, out) = match Request::decode(&buf) {
@@ -202,7 +202,7 @@ pub(crate) fn serve(state: &Mutex<HypState>, conn: ConnId, stream: UnixStream) {
             None => (Reply::err(libc::EINVAL), vec![]),
         };
         let out: Vec<BorrowedFd<'_>> = out.iter().map(|f| f.as_fd()).collect();
-        if sys::send_with_fds(stream.as_fd(), &reply.encode(), &out).is_err() {
+        if sys::send_all_with_fds(stream.as_fd(), &reply.encode(), &out).is_err() {
             break;
         }
     }

@@ -23,8 +23,8 @@ use std::sync::{Mutex, PoisonError};
 
 use self::tree::{canonical, is_under, Fired, Transaction, Tree};
 use super::server::ConnId;
-use crate::platform::sys;
 use crate::platform::xenstore::msg::{Msg, MsgType, XsErrno};
+use vpmd_sys as sys;
 
 /// Where relative paths are rooted: a local socket client is dom0.
 const HOME: &str = "/local/domain/0";
@@ -157,7 +157,7 @@ impl Store {
     fn send(&self, conn: ConnId, mut m: Msg, payload: &[u8]) {
         m.payload.extend_from_slice(payload);
         if let (Some(s), Ok(bytes)) = (self.conns.get(&conn), m.encode()) {
-            let _ = sys::send_with_fds(s.as_fd(), &bytes, &[]);
+            let _ = sys::send_all_with_fds(s.as_fd(), &bytes, &[]);
         }
     }
 
