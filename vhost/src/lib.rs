@@ -16,7 +16,9 @@
 //! - [`pmd`]: the `net_vpmd_vhost` ethdev driver gluing the two planes together.
 //! - [`frontend`]: a minimal vhost-user front-end (tests, benchmarks).
 //! - [`driver`]: the guest side of a split virtqueue and a mock virtio-net guest, for
-//!   tests and for vpmd's own vhost-user front-end.
+//!   tests.
+//! - [`vuser`]: vpmd's own vhost-user front-end, a fast virtio-net guest for benchmarks
+//!   (traffic generator, sink, latency prober).
 //! - `sys`: the control plane's OS calls.
 //!
 //! [`VringSink`]: device::VringSink
@@ -38,6 +40,7 @@ mod sys;
 pub mod virtio;
 pub mod virtqueue;
 pub mod vring;
+pub mod vuser;
 
 pub use device::{CtlStats, DeviceConfig, LinkInfo, VringSink};
 pub use pmd::VhostDriver;
