@@ -18,4 +18,5 @@ bench=target/release/vpmd-bench
 "$bench" --pairs 1 mempool --ms 100
 "$bench" --pairs 1 fwd-null --secs 3
 "$bench" --pairs 1 vhost-vs-dpdk --secs 4
+"$bench" --pairs 1 vhost-latency --secs 1 --rates 0.1
 echo "test: all passed"

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use vpmd_vhost::vuser::frame::MIN_FRAME_LEN;
 
 #[derive(Debug, Parser)]
 #[command(name = "vpmd-bench", about = "vpmd benchmarks beside their anchors")]
@@ -67,6 +68,36 @@ enum Cmd {
         #[arg(long, default_value = "target/vhost-bench")]
         dir: PathBuf,
     },
+    /// Round-trip latency through a vhost-user io loop, probed by vpmd's own front-end:
+    /// vpmd-fwd + net_vpmd_vhost vs dpdk-testpmd + net_vhost.
+    VhostLatency {
+        /// Seconds measured per run (after a 0.5 s warm-up).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        secs: u64,
+        /// Offered rates in Mpps, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "0.1,0.5,1", value_parser = parse_rate)]
+        rates: Vec<f64>,
+        /// Frame length.
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(i64::from(MIN_FRAME_LEN)..=1518))]
+        pkt_len: u16,
+        /// Skip the generator figure (front-end sending flat out, back-end rxonly).
+        #[arg(long)]
+        no_generator: bool,
+        /// Where the vhost-user socket is created.
+        #[arg(long, default_value = "target/vhost-bench")]
+        dir: PathBuf,
+        /// Where the latency plot goes.
+        #[arg(long, default_value = "target/vhost-latency.png")]
+        plot: PathBuf,
+    },
+}
+
+/// An offered rate in Mpps: a number above 0 and at most 100.
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if r > 0.0 && r <= 100.0 => Ok(r),
+        _ => Err("expected a rate in Mpps above 0 and at most 100".into()),
+    }
 }
 
 fn main() -> ExitCode {
@@ -85,6 +116,24 @@ fn main() -> ExitCode {
             secs,
             bench::vhost::Shape { pkt_len, queues },
             &dir,
+        ),
+        Cmd::VhostLatency {
+            secs,
+            rates,
+            pkt_len,
+            no_generator,
+            dir,
+            plot,
+        } => bench::vhost_latency::run(
+            cli.pairs,
+            &bench::vhost_latency::Opts {
+                secs,
+                rates,
+                pkt_len,
+                generator: !no_generator,
+                dir,
+                plot,
+            },
         ),
     };
     match figures.and_then(|f| report::finish(&f, cli.json.as_deref())) {

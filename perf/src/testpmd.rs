@@ -3,6 +3,7 @@
 //! serves both.
 
 use std::io::Read;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -110,6 +111,17 @@ pub fn run_for(cmd: Command, secs: u64) -> Result<String> {
     let r = spawn(cmd)?;
     std::thread::sleep(Duration::from_secs(secs));
     r.stop()
+}
+
+/// The vpmd-fwd binary next to this one (both are built by `cargo build --release`).
+pub fn vpmd_fwd() -> Result<PathBuf> {
+    let p = std::env::current_exe()?.with_file_name("vpmd-fwd");
+    anyhow::ensure!(
+        p.exists(),
+        "{} not found: build it with `cargo build --release --workspace`",
+        p.display()
+    );
+    Ok(p)
 }
 
 /// The EAL file prefix of anchor runs; `--in-memory` and `--no-shconf` leave only an

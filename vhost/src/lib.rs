@@ -16,7 +16,9 @@
 //! - [`pmd`]: the `net_vpmd_vhost` ethdev driver gluing the two planes together.
 //! - [`frontend`]: a minimal vhost-user front-end (tests, benchmarks).
 //! - [`driver`]: the guest side of a split virtqueue and a mock virtio-net guest, for
-//!   tests and for vpmd's own vhost-user front-end.
+//!   tests.
+//! - [`vuser`]: vpmd's own vhost-user front-end, a fast virtio-net guest for benchmarks
+//!   (traffic generator, sink, latency prober).
 //!
 //! [`VringSink`]: device::VringSink
 
@@ -33,10 +35,12 @@ mod prefetch;
 pub mod protocol;
 pub mod socket;
 pub mod stats;
-use vpmd_sys as sys;
 pub mod virtio;
 pub mod virtqueue;
 pub mod vring;
+pub mod vuser;
+
+use vpmd_sys as sys;
 
 pub use device::{CtlStats, DeviceConfig, LinkInfo, VringSink};
 pub use pmd::VhostDriver;

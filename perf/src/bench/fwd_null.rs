@@ -4,7 +4,7 @@
 //! throughput, noisy here), and the forwarding lcore's busy TSC cycles per packet (the
 //! peer-independent efficiency figure PERF-NOTES asks for).
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, Result};
@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use crate::harness::alternate;
 use crate::report::{Better, Figure};
 use crate::testpmd::{
-    cleanup, cycles_per_packet, hugepages_free, median_mpps, run_for, testpmd_null_io,
+    cleanup, cycles_per_packet, hugepages_free, median_mpps, run_for, testpmd_null_io, vpmd_fwd,
     ANCHOR_HUGEPAGES,
 };
 
@@ -26,19 +26,7 @@ fn sample(output: &str, who: &str) -> Result<Sample> {
     Ok((mpps, cpp))
 }
 
-/// The vpmd-fwd binary next to this one (both are built by `cargo build --release`).
-fn vpmd_fwd() -> Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let p = exe.with_file_name("vpmd-fwd");
-    anyhow::ensure!(
-        p.exists(),
-        "{} not found: build it with `cargo build --release --workspace`",
-        p.display()
-    );
-    Ok(p)
-}
-
-fn ours(bin: &PathBuf, secs: u64, huge: bool) -> Result<Sample> {
+fn ours(bin: &Path, secs: u64, huge: bool) -> Result<Sample> {
     let mut c = Command::new(bin);
     c.args([
         "-l",

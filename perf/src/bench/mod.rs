@@ -4,3 +4,4 @@ pub mod fwd_null;
 pub mod mempool;
 pub mod ring;
 pub mod vhost;
+pub mod vhost_latency;

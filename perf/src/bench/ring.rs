@@ -124,8 +124,8 @@ pub fn run(
         plot::lines(
             plot_path,
             "core-to-core hand-off cost vs burst size (cpu 0 -> cpu 1)",
-            "burst size (items)",
-            "ns per item (median)",
+            ("burst size (items)", "ns per item (median)"),
+            plot::YScale::Linear,
             &[
                 Series {
                     label: "vpmd SPSC ring".into(),

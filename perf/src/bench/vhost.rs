@@ -11,7 +11,7 @@
 //! Every scenario also reports the backend's busy cycles per packet (PERF-NOTES: the
 //! saturation rate is bistable here; cycles per packet is the steadier figure).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -21,9 +21,11 @@ use crate::harness::alternate;
 use crate::report::{Better, Figure};
 use crate::testpmd::{
     active_median_mpps, cycles_per_packet, remove_runtime_dir, spawn, testpmd, virtio_user_peer,
+    vpmd_fwd,
 };
 
-const BACKEND_PREFIX: &str = "vpmdbk";
+/// EAL file prefix of the dpdk-testpmd back-end.
+pub(crate) const BACKEND_PREFIX: &str = "vpmdbk";
 const PEER_PREFIX: &str = "vpmdpeer";
 
 /// One traffic pattern.
@@ -87,7 +89,15 @@ fn fwd_args(mode: &str, shape: Shape, io_tx_first: bool) -> Vec<String> {
     a
 }
 
-fn backend_ours(bin: &Path, sock: &Path, mode: &str, shape: Shape) -> Command {
+/// vpmd-fwd with `net_vpmd_vhost0` on `sock`, port 0 looped to itself in `mode` (main
+/// lcore CPU 0, forwarding CPU 1), stats every second.
+pub(crate) fn backend_ours(
+    bin: &Path,
+    sock: &Path,
+    mode: &str,
+    shape: Shape,
+    tx_first: bool,
+) -> Command {
     let mut c = Command::new(bin);
     c.args(["-l", "0,1", "--vdev"]);
     c.arg(format!(
@@ -95,12 +105,13 @@ fn backend_ours(bin: &Path, sock: &Path, mode: &str, shape: Shape) -> Command {
         sock.display(),
         shape.queues
     ));
-    c.args(fwd_args(mode, shape, true));
+    c.args(fwd_args(mode, shape, tx_first));
     c.env("VPMD_LOG", "warn");
     c
 }
 
-fn backend_dpdk(sock: &Path, mode: &str, shape: Shape) -> Command {
+/// dpdk-testpmd with DPDK's `net_vhost0` on `sock`, as [`backend_ours`].
+pub(crate) fn backend_dpdk(sock: &Path, mode: &str, shape: Shape, tx_first: bool) -> Command {
     let mut c = testpmd(BACKEND_PREFIX, 0);
     c.args(["--in-memory", "-m", "256", "--vdev"]);
     c.arg(format!(
@@ -109,7 +120,7 @@ fn backend_dpdk(sock: &Path, mode: &str, shape: Shape) -> Command {
         shape.queues
     ));
     c.arg("--");
-    c.args(fwd_args(mode, shape, true));
+    c.args(fwd_args(mode, shape, tx_first));
     // The same pool size as vpmd-fwd's default, so both fit the hugepages set-up reserves.
     c.args([
         "--auto-start",
@@ -154,12 +165,7 @@ fn run_once(backend: Command, peer_cmd: Command, s: Scenario, secs: u64) -> Resu
 
 /// Runs every scenario for `shape`, alternating vpmd and DPDK `pairs` times.
 pub fn run(pairs: usize, secs: u64, shape: Shape, dir: &Path) -> Result<Vec<Figure>> {
-    let bin: PathBuf = std::env::current_exe()?.with_file_name("vpmd-fwd");
-    anyhow::ensure!(
-        bin.exists(),
-        "{} not found: cargo build --release --workspace",
-        bin.display()
-    );
+    let bin = vpmd_fwd()?;
     std::fs::create_dir_all(dir)?;
     let sock = dir.join("vhost-bench.sock");
     println!(
@@ -175,7 +181,7 @@ pub fn run(pairs: usize, secs: u64, shape: Shape, dir: &Path) -> Result<Vec<Figu
             || {
                 let _ = std::fs::remove_file(&sock);
                 let (m, c) = run_once(
-                    backend_ours(&bin, &sock, s.backend, shape),
+                    backend_ours(&bin, &sock, s.backend, shape, true),
                     peer(&sock, s.peer, shape),
                     s,
                     secs,
@@ -186,7 +192,7 @@ pub fn run(pairs: usize, secs: u64, shape: Shape, dir: &Path) -> Result<Vec<Figu
             || {
                 let _ = std::fs::remove_file(&sock);
                 let (m, c) = run_once(
-                    backend_dpdk(&sock, s.backend, shape),
+                    backend_dpdk(&sock, s.backend, shape, true),
                     peer(&sock, s.peer, shape),
                     s,
                     secs,

@@ -9,15 +9,16 @@
 //! - [`NetGuest`]: a mock virtio-net guest over a pair of queues: sends frames with a
 //!   chosen descriptor layout, posts receive buffers, reassembles what it received.
 //!
-//! Tests use it against the device code; vpmd's own vhost-user front-end will use it
-//! later. It is written from the spec with its own offsets and encodings, independently
-//! of [`crate::virtqueue`], so a test is not a mirror of the code it tests. Guest memory
-//! is touched only through `MemTable` copies and the atomic index accessors of the small
-//! `atomic` module (the only unsafe code here). Not a fast path: it allocates freely.
+//! Tests use it against the device code; vpmd's own front-end ([`crate::vuser`], the fast
+//! path) shares only its `atomic` accessors. It is written from the spec with its own
+//! offsets and encodings, independently of [`crate::virtqueue`], so a test is not a mirror
+//! of the code it tests. Guest memory is touched only through `MemTable` copies and the
+//! atomic index accessors of the small `atomic` module (the only unsafe code here). Not a
+//! fast path: it allocates freely.
 
 #![deny(unsafe_code)]
 
-mod atomic;
+pub(crate) mod atomic;
 mod mem;
 mod net;
 mod queue;

@@ -1,14 +1,16 @@
 //! Guest memory for a test or benchmark front-end: a memfd (what QEMU's
 //! `memory-backend-memfd` passes to a back-end) mapped into this process, so the
-//! front-end can write descriptors and read the used ring, and the split-ring layout
-//! placed in it.
+//! front-end can write descriptors and read the used ring (ring indexes atomically, through
+//! the driver's `atomic` module), and the split-ring layout placed in it.
 
 #![deny(unsafe_code)]
 
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::atomic::Ordering;
 
+use crate::driver::atomic;
 use crate::memory::{Mapping, MemError};
 use crate::protocol::message::{MemRegion, VringAddr};
 
@@ -61,6 +63,16 @@ impl GuestMemory {
     /// Copies guest bytes at `gpa` into `dst`.
     pub fn read(&self, gpa: u64, dst: &mut [u8]) -> Option<()> {
         self.map.read(gpa.checked_sub(self.gpa)?, dst)
+    }
+
+    /// Atomically loads the `u16` at `gpa` (a ring field the device writes).
+    pub fn load_u16(&self, gpa: u64, order: Ordering) -> Option<u16> {
+        atomic::load_in(&self.map, gpa.checked_sub(self.gpa)?, order)
+    }
+
+    /// Atomically stores the `u16` at `gpa` (a ring field the device reads).
+    pub fn store_u16(&self, gpa: u64, v: u16, order: Ordering) -> Option<()> {
+        atomic::store_in(&self.map, gpa.checked_sub(self.gpa)?, v, order)
     }
 }
 
