@@ -43,6 +43,7 @@ impl Default for ForwardingConfig {
             rxd: 1024,
             txd: 1024,
             tx_first: false,
+            disable_link_check: false,
         }
     }
 }

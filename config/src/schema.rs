@@ -83,6 +83,9 @@ pub struct ForwardingConfig {
     pub txd: u32,
     /// `--tx-first`: send one burst of txonly packets on every stream before forwarding.
     pub tx_first: bool,
+    /// `--disable-link-check`: start forwarding without waiting (up to 9 s, as
+    /// testpmd) for every port's link to come up.
+    pub disable_link_check: bool,
 }
 
 /// `[stats]`: periodic statistics.

@@ -114,6 +114,7 @@ fn full() -> Config {
             rxd: 512,
             txd: 2048,
             tx_first: true,
+            disable_link_check: false,
         },
         stats: StatsConfig {
             period: 0,

@@ -56,6 +56,9 @@ pub struct Cli {
     /// Send one txonly burst on every stream before forwarding starts.
     #[arg(long = "tx-first")]
     pub tx_first: bool,
+    /// Start forwarding without waiting (up to 9 s) for every port's link to come up.
+    #[arg(long = "disable-link-check")]
+    pub disable_link_check: bool,
     /// Print port statistics every N seconds (0: only at the end).
     #[arg(long = "stats-period", value_name = "SECS")]
     pub stats_period: Option<u64>,
@@ -126,6 +129,7 @@ impl Cli {
         set(&mut f.rxd, self.rxd);
         set(&mut f.txd, self.txd);
         f.tx_first |= self.tx_first;
+        f.disable_link_check |= self.disable_link_check;
         if let Some(p) = self.stats_period {
             c.stats.period = p;
         }

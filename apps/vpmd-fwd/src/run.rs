@@ -87,6 +87,28 @@ fn open_ports(c: &Config, registry: &Registry, pool: &Mempool) -> Result<Vec<Rea
     Ok(ready)
 }
 
+/// testpmd's link check: waits up to 9 s (polling every 100 ms) for every port's link,
+/// then says where each stands and goes on either way. A tx-first burst sent before a
+/// vhost front-end has connected would be lost.
+fn check_links(ports: &[ReadyPort], stop: &AtomicBool) {
+    const TRIES: u32 = 90;
+    println!("Checking link statuses...");
+    for _ in 0..TRIES {
+        if ports.iter().all(|p| p.port.link().up) || stop.load(Ordering::Relaxed) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for (i, p) in ports.iter().enumerate() {
+        let l = p.port.link();
+        if l.up {
+            println!("Port {i}: link up, {} Mbps", l.speed_mbps);
+        } else {
+            println!("Port {i}: link down");
+        }
+    }
+}
+
 fn stream_task(
     mode: ForwardMode,
     rx: PortRx,
@@ -136,6 +158,9 @@ pub fn run(c: &Config, registry: &Registry, stop: &AtomicBool) -> Result<RunRepo
         bail!(
             "--port-topology paired needs an even number of ports, got {nb_ports}; use chained or loop"
         );
+    }
+    if !f.disable_link_check {
+        check_links(&ports, stop);
     }
     let macs: Vec<[u8; 6]> = ports.iter().map(|p| p.port.info().mac).collect();
     for p in &mut ports {

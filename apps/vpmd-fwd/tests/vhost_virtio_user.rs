@@ -97,7 +97,7 @@ fn finish(c: Child, json: &Path) -> (serde_json::Value, u64) {
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
     let features = text
-        .split("link up")
+        .split("net_vpmd_vhost: link up")
         .nth(1)
         .and_then(|l| l.split("features 0x").nth(1))
         .and_then(|f| f.split(|c: char| !c.is_ascii_hexdigit()).next())

@@ -64,6 +64,7 @@ impl SplitQueue {
     /// `writable`: the direction every buffer must have. The walk stops early once
     /// `want` bytes are collected (placing a packet needs no more; what follows in the
     /// chain is neither read nor checked) and fails with [`Fault::TooLong`] past `limit`.
+    #[inline]
     pub(crate) fn walk(
         &mut self,
         head: u16,
@@ -76,24 +77,53 @@ impl SplitQueue {
             return Err(Fault::Descriptor);
         }
         let want_write = if writable { VRING_DESC_F_WRITE } else { 0 };
+        let d = self.rings.desc(head);
+        // The common chain (DPDK's virtio PMD posts nothing else for a small frame): one
+        // direct buffer inside one region. Anything else, or any doubt, takes the full
+        // walk below, which starts from this same copy.
+        if d.flags == want_write && d.len > 0 && d.len as u64 <= limit && at < end {
+            if let Some(loc) = self.rings.mem().resolve(d.addr, d.len, &mut self.hint) {
+                if loc.len() == d.len {
+                    if let Some(slot) = self.iov.get_mut(at) {
+                        *slot = loc;
+                        return Ok(Walk {
+                            segs: 1,
+                            len: d.len as u64,
+                        });
+                    }
+                }
+            }
+        }
+        self.walk_from(d, want_write, (at, end), want, limit)
+    }
+
+    /// The full walk, from the head descriptor `first` (already copied).
+    #[inline(never)]
+    fn walk_from(
+        &mut self,
+        first: Desc,
+        want_write: u16,
+        (at, end): (usize, usize),
+        want: u64,
+        limit: u64,
+    ) -> Result<Walk, Fault> {
         let mut table = Table::Ring;
         let mut entries = self.size as u32;
         let mut ttl = entries;
-        let mut i = head as u32;
         let mut n = at;
         let mut len = 0u64;
+        let mut d = first;
         loop {
             if ttl == 0 {
                 return Err(Fault::Chain);
             }
             ttl -= 1;
-            let d = self.read_desc(table, i)?;
             if d.flags & VRING_DESC_F_INDIRECT != 0 {
                 if !matches!(table, Table::Ring)
                     || !self.indirect
                     || d.flags & VRING_DESC_F_NEXT != 0
                     || d.len == 0
-                    || d.len % DESC_SIZE as u32 != 0
+                    || !d.len.is_multiple_of(DESC_SIZE as u32)
                     || d.len / DESC_SIZE as u32 > self.size as u32
                 {
                     return Err(Fault::Chain);
@@ -110,7 +140,7 @@ impl SplitQueue {
                 };
                 entries = d.len / DESC_SIZE as u32;
                 ttl = entries;
-                i = 0;
+                d = self.read_desc(table, 0)?;
                 continue;
             }
             if d.flags & VRING_DESC_F_WRITE != want_write {
@@ -132,7 +162,7 @@ impl SplitQueue {
             if d.next as u32 >= entries {
                 return Err(Fault::Descriptor);
             }
-            i = d.next as u32;
+            d = self.read_desc(table, d.next as u32)?;
         }
         Ok(Walk { segs: n - at, len })
     }
