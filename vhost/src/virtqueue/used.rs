@@ -35,22 +35,27 @@ impl SplitQueue {
         // The descriptors of a burst's worth of entries, fetched together: one wait for
         // the available ring's line, then their misses overlap.
         for k in 0..n.min(PREFETCH_DESCS) {
-            self.prefetch_ahead(k, n);
+            self.prefetch_desc_of(k);
         }
         n
     }
 
-    /// Starts fetching the descriptor of the `k`-th waiting entry (`k < pending`), so
-    /// its miss overlaps the work on the entries before it.
+    /// Starts fetching the descriptor of the `k`-th waiting entry (`k < pending`) when
+    /// `begin_burst` did not, so its miss overlaps the work on the entries before it.
     #[inline]
     pub(crate) fn prefetch_ahead(&self, k: u16, pending: u16) {
-        if k < pending {
-            let pos = self.last_avail.wrapping_add(k);
-            if pos & 31 == 0 {
-                self.rings.prefetch_avail(pos);
-            }
-            self.rings.prefetch_desc(self.rings.avail_entry(pos));
+        if (PREFETCH_DESCS..pending).contains(&k) {
+            self.prefetch_desc_of(k);
         }
+    }
+
+    #[inline]
+    fn prefetch_desc_of(&self, k: u16) {
+        let pos = self.last_avail.wrapping_add(k);
+        if pos & 31 == 0 {
+            self.rings.prefetch_avail(pos);
+        }
+        self.rings.prefetch_desc(self.rings.avail_entry(pos));
     }
 
     /// The head index in the `k`-th waiting available entry (`k < begin_burst()`), copied
