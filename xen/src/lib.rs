@@ -14,5 +14,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod backend;
+pub mod netfront;
 pub mod platform;
 pub mod wire;
