@@ -521,6 +521,13 @@ impl Netfront {
         Ok(())
     }
 
+    /// Sets the rx ring's `req_prod` to anything.
+    pub fn raw_set_rx_req_prod(&mut self, q: u16, v: RingIdx) -> Result<(), NetfrontError> {
+        let g = Arc::clone(&self.guest);
+        self.queue(q)?.rx.ring.set_req_prod(g.memory(), v)?;
+        Ok(())
+    }
+
     /// The tx ring's private producer index.
     pub fn raw_req_prod_pvt(&mut self, q: u16) -> Result<RingIdx, NetfrontError> {
         Ok(self.queue(q)?.tx.ring.req_prod_pvt)

@@ -1,6 +1,6 @@
 //! Traffic both ways, every byte checked.
 
-use super::*;
+use super::harness::*;
 use vpmd_mempool::ol_flags;
 use vpmd_xen::wire::defs::{XEN_NETIF_GSO_TYPE_TCPV4, XEN_NETIF_GSO_TYPE_TCPV6};
 use vpmd_xen::wire::netif::{GsoInfo, RxFlags};

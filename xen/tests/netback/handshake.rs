@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::*;
+use super::harness::*;
 use vpmd_xen::platform::{TxId, XenStore};
 
 fn ping(v: &mut Vif, pool: &Mempool) {
