@@ -8,8 +8,14 @@
 //! memory outside the mapped page (offsets come from [`RingLayout::slot_offset`]).
 
 use std::sync::atomic::{fence, Ordering};
+use std::sync::Arc;
 
+use super::stats::QueueCounters;
+use super::vif::{FatalReason, VifShared};
+use super::{EvtchnOf, MappingOf};
 use crate::platform::shm::{SharedMem, ShmError};
+use crate::platform::{CopySegment, EventChannel, GrantOps, Platform};
+use crate::wire::grant::DomId;
 use crate::wire::ring::{field, need_notify, RingIdx, RingLayout};
 use crate::wire::Entry;
 
@@ -86,5 +92,97 @@ impl<M: AsRef<SharedMem>> BackRing<M> {
         fence(Ordering::SeqCst);
         let event = self.mem().load_u32(field::RSP_EVENT, Ordering::Acquire)?;
         Ok(need_notify(old, new, event))
+    }
+}
+
+/// One of a vif's shared rings as a queue serves it: the ring, the event channel to
+/// notify the frontend through, and what a fault must reach (the vif's rogue flag,
+/// the queue's counters).
+pub(crate) struct VifRing<P: Platform> {
+    pub ring: BackRing<MappingOf<P>>,
+    evtchn: Arc<EvtchnOf<P>>,
+    platform: Arc<P>,
+    pub domid: DomId,
+    pub vif: Arc<VifShared>,
+    pub stats: Arc<QueueCounters>,
+}
+
+impl<P: Platform> std::fmt::Debug for VifRing<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VifRing")
+            .field("domid", &self.domid)
+            .field("req_cons", &self.ring.req_cons)
+            .field("rsp_prod_pvt", &self.ring.rsp_prod_pvt)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a [`VifRing`] is made of.
+pub(crate) struct VifRingParts<P: Platform> {
+    pub platform: Arc<P>,
+    pub domid: DomId,
+    pub page: MappingOf<P>,
+    pub evtchn: Arc<EvtchnOf<P>>,
+    pub vif: Arc<VifShared>,
+    pub stats: Arc<QueueCounters>,
+}
+
+impl<P: Platform> VifRing<P> {
+    pub fn new(p: VifRingParts<P>, layout: RingLayout) -> Self {
+        Self {
+            ring: BackRing::new(p.page, layout),
+            evtchn: p.evtchn,
+            platform: p.platform,
+            domid: p.domid,
+            vif: p.vif,
+            stats: p.stats,
+        }
+    }
+
+    /// Declares the frontend rogue (netback's `xenvif_fatal_tx_err`).
+    pub fn fatal(&self, why: FatalReason) {
+        log::error!("vif {}: frontend is rogue: {}", self.domid.0, why.name());
+        self.vif.disable(why);
+    }
+
+    /// The frontend's `req_prod` if the vif is live and the index possible; otherwise
+    /// `None`, the vif disabled with `overflow` if the index is what is wrong.
+    pub fn live_prod(&self, overflow: FatalReason) -> Option<RingIdx> {
+        if self.vif.is_disabled() {
+            return None;
+        }
+        let Ok(prod) = self.ring.req_prod() else {
+            self.fatal(FatalReason::RingAccess);
+            return None;
+        };
+        if self
+            .ring
+            .layout()
+            .request_prod_overflow(prod, self.ring.rsp_prod_pvt)
+        {
+            self.fatal(overflow);
+            return None;
+        }
+        Some(prod)
+    }
+
+    /// Runs a burst's copy batch (a batch that did not run leaves every segment
+    /// failed, which the caller checks per segment).
+    pub fn copy(&self, segs: &mut [CopySegment<'_>]) {
+        if !segs.is_empty() && self.platform.grants().copy(segs).is_err() {
+            log::warn!("vif {}: grant copy batch failed", self.domid.0);
+        }
+    }
+
+    /// Publishes the responses and notifies the frontend if `rsp_event` asks.
+    pub fn push_and_notify(&mut self) {
+        match self.ring.push() {
+            Ok(true) => {
+                self.stats.notify.add(1);
+                let _ = self.evtchn.notify();
+            }
+            Ok(false) => {}
+            Err(_) => self.fatal(FatalReason::RingAccess),
+        }
     }
 }

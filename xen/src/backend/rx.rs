@@ -21,13 +21,12 @@ use std::sync::Arc;
 use vpmd_mempool::{ol_flags, Burst, PktBuf, PktPool, TxOffload};
 use vpmd_pmd::RxCounters;
 
-use super::ring::BackRing;
-use super::stats::QueueCounters;
+use super::reuse_segments;
+use super::ring::{VifRing, VifRingParts};
 use super::vif::{FatalReason, VifShared};
-use super::{reuse_segments, EvtchnOf, MappingOf};
-use crate::platform::{CopySegment, EventChannel, GrantOps, GrantPtr, Platform};
+use crate::platform::{CopySegment, GrantPtr, Platform};
 use crate::wire::defs::*;
-use crate::wire::grant::{DomId, GrantRef};
+use crate::wire::grant::GrantRef;
 use crate::wire::netif::{Extra, ExtraInfo, GsoInfo, NetifStatus, TxFlags, TxRequest, TxResponse};
 use crate::wire::ring::{RingIdx, RingLayout};
 use crate::wire::Entry;
@@ -92,12 +91,7 @@ enum Walk {
 
 /// The guest tx ring of one queue, with what its burst needs.
 pub struct GuestTxRing<P: Platform> {
-    ring: BackRing<MappingOf<P>>,
-    evtchn: Arc<EvtchnOf<P>>,
-    platform: Arc<P>,
-    domid: DomId,
-    vif: Arc<VifShared>,
-    stats: Arc<QueueCounters>,
+    q: VifRing<P>,
     fatal_slots: usize,
     // Scratch, reused by every burst.
     reqs: Vec<(u16, Answer)>,
@@ -106,33 +100,12 @@ pub struct GuestTxRing<P: Platform> {
     segs: Vec<CopySegment<'static>>,
 }
 
-impl<P: Platform> std::fmt::Debug for GuestTxRing<P> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GuestTxRing")
-            .field("domid", &self.domid)
-            .field("req_cons", &self.ring.req_cons)
-            .finish_non_exhaustive()
-    }
-}
-
 impl<P: Platform> GuestTxRing<P> {
     /// The ring mapped from `domid`'s grant, notified through `evtchn`.
-    pub(crate) fn new(
-        platform: Arc<P>,
-        domid: DomId,
-        page: MappingOf<P>,
-        evtchn: Arc<EvtchnOf<P>>,
-        vif: Arc<VifShared>,
-        stats: Arc<QueueCounters>,
-    ) -> Self {
+    pub(crate) fn new(parts: VifRingParts<P>) -> Self {
         let n = RingLayout::TX.entries as usize;
         Self {
-            ring: BackRing::new(page, RingLayout::TX),
-            evtchn,
-            platform,
-            domid,
-            vif,
-            stats,
+            q: VifRing::new(parts, RingLayout::TX),
             fatal_slots: FATAL_SKB_SLOTS_DEFAULT,
             reqs: Vec::with_capacity(n),
             data: Vec::with_capacity(n),
@@ -143,12 +116,7 @@ impl<P: Platform> GuestTxRing<P> {
 
     /// The vif this ring belongs to.
     pub fn vif(&self) -> &Arc<VifShared> {
-        &self.vif
-    }
-
-    fn fatal(&self, why: FatalReason) {
-        log::error!("vif {}: frontend is rogue: {}", self.domid.0, why.name());
-        self.vif.disable(why);
+        &self.q.vif
     }
 
     /// Receives up to `max` packets into `out`, with buffers from `pool`.
@@ -160,21 +128,9 @@ impl<P: Platform> GuestTxRing<P> {
         counters: &RxCounters,
         bufs: &mut Vec<Pl::Buf>,
     ) -> usize {
-        if self.vif.is_disabled() {
-            return 0;
-        }
-        let Ok(prod) = self.ring.req_prod() else {
-            self.fatal(FatalReason::RingAccess);
+        let Some(prod) = self.q.live_prod(FatalReason::ImpossibleRequests) else {
             return 0;
         };
-        if self
-            .ring
-            .layout()
-            .request_prod_overflow(prod, self.ring.rsp_prod_pvt)
-        {
-            self.fatal(FatalReason::ImpossibleRequests);
-            return 0;
-        }
         self.reqs.clear();
         self.data.clear();
         self.pkts.clear();
@@ -183,8 +139,8 @@ impl<P: Platform> GuestTxRing<P> {
         let room = usize::from(pool.data_room()).max(ETH_HLEN);
         let mut fatal = None;
         let mut delivered = 0;
-        while delivered < max && self.ring.req_cons != prod {
-            let start = self.ring.req_cons;
+        while delivered < max && self.q.ring.req_cons != prod {
+            let start = self.q.ring.req_cons;
             let marks = (self.reqs.len(), self.data.len());
             let mut p = match self.walk(prod) {
                 Ok(Walk::Packet(p)) => p,
@@ -213,7 +169,7 @@ impl<P: Platform> GuestTxRing<P> {
                     // Out of buffers: leave the packet in the ring for a later burst.
                     counters.nombuf.add(1);
                     bufs.truncate(b0);
-                    self.ring.req_cons = start;
+                    self.q.ring.req_cons = start;
                     self.reqs.truncate(marks.0);
                     self.data.truncate(marks.1);
                     break;
@@ -225,10 +181,7 @@ impl<P: Platform> GuestTxRing<P> {
         }
         let mut segs = reuse_segments(std::mem::take(&mut self.segs));
         self.build_copies(bufs, &mut segs);
-        if !segs.is_empty() && self.platform.grants().copy(&mut segs).is_err() {
-            // The batch did not run: every segment still reads as failed.
-            log::warn!("vif {}: grant copy batch failed", self.domid.0);
-        }
+        self.q.copy(&mut segs);
         for p in self.pkts.iter_mut().filter(|p| p.drop.is_none()) {
             if !segs[p.segs.0..p.segs.1].iter().all(|s| s.status().is_ok()) {
                 p.drop = Some(Drop::Grant);
@@ -237,7 +190,7 @@ impl<P: Platform> GuestTxRing<P> {
         self.segs = reuse_segments(segs);
         let n = self.finish(bufs, out, counters);
         if let Some(why) = fatal {
-            self.fatal(why);
+            self.q.fatal(why);
         }
         n
     }
@@ -246,8 +199,8 @@ impl<P: Platform> GuestTxRing<P> {
     fn walk(&mut self, prod: RingIdx) -> Result<Walk, crate::platform::shm::ShmError> {
         let r0 = self.reqs.len();
         let d0 = self.data.len();
-        let mut idx = self.ring.req_cons;
-        let first = TxRequest::decode(&self.ring.copy_slot::<TxRequest>(idx)?);
+        let mut idx = self.q.ring.req_cons;
+        let first = TxRequest::decode(&self.q.ring.copy_slot::<TxRequest>(idx)?);
         idx = idx.wrapping_add(1);
         self.reqs.push((first.id, Answer::Packet));
         let mut gso = None;
@@ -256,7 +209,7 @@ impl<P: Platform> GuestTxRing<P> {
                 if idx == prod {
                     return Ok(Walk::Fatal(FatalReason::MissingExtra));
                 }
-                let x = ExtraInfo::decode_slot(&self.ring.copy_slot::<TxRequest>(idx)?);
+                let x = ExtraInfo::decode_slot(&self.q.ring.copy_slot::<TxRequest>(idx)?);
                 idx = idx.wrapping_add(1);
                 self.reqs.push((0, Answer::Null));
                 match x.parse() {
@@ -298,7 +251,7 @@ impl<P: Platform> GuestTxRing<P> {
             if drop.is_none() && follow >= XEN_NETBK_LEGACY_SLOTS_MAX {
                 drop = Some(Drop::Slots);
             }
-            let t = TxRequest::decode(&self.ring.copy_slot::<TxRequest>(idx)?);
+            let t = TxRequest::decode(&self.q.ring.copy_slot::<TxRequest>(idx)?);
             idx = idx.wrapping_add(1);
             follow += 1;
             more = t.flags.contains(TxFlags::MORE_DATA);
@@ -313,7 +266,7 @@ impl<P: Platform> GuestTxRing<P> {
             if size == 0 {
                 // XSA-448: no zero-size fragment; the slot is simply answered.
                 self.reqs.push((t.id, Answer::Okay));
-                self.stats.rx_zero_frags.add(1);
+                self.q.stats.rx_zero_frags.add(1);
             } else {
                 self.reqs.push((t.id, Answer::Packet));
                 self.data.push(DataSlot {
@@ -334,9 +287,9 @@ impl<P: Platform> GuestTxRing<P> {
         // fragment too.
         let frags = self.data.len() - d0 - 1 + usize::from(first_len > XEN_NETBACK_TX_COPY_LEN);
         if drop.is_none() && frags > MAX_XEN_SKB_FRAGS {
-            self.stats.tx_frag_overflow.add(1);
+            self.q.stats.tx_frag_overflow.add(1);
         }
-        self.ring.req_cons = idx;
+        self.q.ring.req_cons = idx;
         Ok(Walk::Packet(Planned {
             reqs: (r0, self.reqs.len()),
             data: (d0, self.data.len()),
@@ -351,7 +304,7 @@ impl<P: Platform> GuestTxRing<P> {
 
     /// One copy segment per (slot, buffer) overlap of every packet to deliver.
     fn build_copies<'a, B: PktBuf>(&mut self, bufs: &'a mut [B], segs: &mut Vec<CopySegment<'a>>) {
-        let domid = self.domid;
+        let domid = self.q.domid;
         let mut rest: &'a mut [B] = bufs;
         for p in self.pkts.iter_mut().filter(|p| p.drop.is_none()) {
             let s0 = segs.len();
@@ -451,7 +404,7 @@ impl<P: Platform> GuestTxRing<P> {
             if !p.flags.contains(TxFlags::CSUM_BLANK) {
                 // A GSO frame must be checksum-partial; netback fixes such buggy
                 // frontends up and counts them.
-                self.stats.rx_gso_checksum_fixup.add(1);
+                self.q.stats.rx_gso_checksum_fixup.add(1);
             }
             flags = (flags & !ol_flags::RX_L4_CKSUM_MASK)
                 | ol_flags::RX_LRO
@@ -473,10 +426,10 @@ impl<P: Platform> GuestTxRing<P> {
                 Some(d) => {
                     counters.errors.add(1);
                     match d {
-                        Drop::Slots => self.stats.rx_drop_slots.add(1),
-                        Drop::FragSize => self.stats.rx_drop_frag_size.add(1),
-                        Drop::Short => self.stats.rx_drop_short.add(1),
-                        Drop::Grant => self.stats.rx_drop_grant.add(1),
+                        Drop::Slots => self.q.stats.rx_drop_slots.add(1),
+                        Drop::FragSize => self.q.stats.rx_drop_frag_size.add(1),
+                        Drop::Short => self.q.stats.rx_drop_short.add(1),
+                        Drop::Grant => self.q.stats.rx_drop_grant.add(1),
                     }
                     NetifStatus::ERROR
                 }
@@ -493,21 +446,14 @@ impl<P: Platform> GuestTxRing<P> {
                         status: NetifStatus::OKAY,
                     },
                 };
-                let i = self.ring.rsp_prod_pvt;
-                if self.ring.put_slot(i, &rsp.encode()).is_err() {
-                    self.fatal(FatalReason::RingAccess);
+                let i = self.q.ring.rsp_prod_pvt;
+                if self.q.ring.put_slot(i, &rsp.encode()).is_err() {
+                    self.q.fatal(FatalReason::RingAccess);
                     return;
                 }
-                self.ring.rsp_prod_pvt = i.wrapping_add(1);
+                self.q.ring.rsp_prod_pvt = i.wrapping_add(1);
             }
         }
-        match self.ring.push() {
-            Ok(true) => {
-                self.stats.notify.add(1);
-                let _ = self.evtchn.notify();
-            }
-            Ok(false) => {}
-            Err(_) => self.fatal(FatalReason::RingAccess),
-        }
+        self.q.push_and_notify();
     }
 }

@@ -11,18 +11,15 @@
 //! Must never: read a request slot twice, write outside a response slot, panic on
 //! guest input, or allocate per packet.
 
-use std::sync::Arc;
-
 use vpmd_mempool::{ol_flags, Burst, PktBuf};
 use vpmd_pmd::TxCounters;
 
-use super::ring::BackRing;
-use super::stats::QueueCounters;
-use super::vif::{FatalReason, VifShared};
-use super::{reuse_segments, EvtchnOf, MappingOf};
-use crate::platform::{CopySegment, EventChannel, GrantOps, GrantPtr, Platform};
+use super::reuse_segments;
+use super::ring::{VifRing, VifRingParts};
+use super::vif::FatalReason;
+use crate::platform::{CopySegment, GrantPtr, Platform};
 use crate::wire::defs::*;
-use crate::wire::grant::{DomId, GrantRef};
+use crate::wire::grant::GrantRef;
 use crate::wire::netif::{Extra, ExtraInfo, GsoInfo, RxFlags, RxRequest, RxResponse};
 use crate::wire::ring::{RingIdx, RingLayout};
 use crate::wire::Entry;
@@ -55,25 +52,11 @@ struct Slot {
 
 /// The guest rx ring of one queue.
 pub struct GuestRxRing<P: Platform> {
-    ring: BackRing<MappingOf<P>>,
-    evtchn: Arc<EvtchnOf<P>>,
-    platform: Arc<P>,
-    domid: DomId,
-    vif: Arc<VifShared>,
-    stats: Arc<QueueCounters>,
+    q: VifRing<P>,
     offloads: FrontendOffloads,
     slots: Vec<Slot>,
     grefs: Vec<GrantRef>,
     segs: Vec<CopySegment<'static>>,
-}
-
-impl<P: Platform> std::fmt::Debug for GuestRxRing<P> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GuestRxRing")
-            .field("domid", &self.domid)
-            .field("req_cons", &self.ring.req_cons)
-            .finish_non_exhaustive()
-    }
 }
 
 /// The GSO extra a packet needs, if the frontend takes that kind.
@@ -117,23 +100,10 @@ fn csum_flags<B: PktBuf>(m: &B, fe: FrontendOffloads) -> RxFlags {
 
 impl<P: Platform> GuestRxRing<P> {
     /// The ring mapped from `domid`'s grant, notified through `evtchn`.
-    pub(crate) fn new(
-        platform: Arc<P>,
-        domid: DomId,
-        page: MappingOf<P>,
-        evtchn: Arc<EvtchnOf<P>>,
-        vif: Arc<VifShared>,
-        stats: Arc<QueueCounters>,
-        offloads: FrontendOffloads,
-    ) -> Self {
+    pub(crate) fn new(parts: VifRingParts<P>, offloads: FrontendOffloads) -> Self {
         let n = RingLayout::RX.entries as usize;
         Self {
-            ring: BackRing::new(page, RingLayout::RX),
-            evtchn,
-            platform,
-            domid,
-            vif,
-            stats,
+            q: VifRing::new(parts, RingLayout::RX),
             offloads,
             slots: Vec::with_capacity(n),
             grefs: Vec::with_capacity(n),
@@ -141,29 +111,12 @@ impl<P: Platform> GuestRxRing<P> {
         }
     }
 
-    fn fatal(&self, why: FatalReason) {
-        log::error!("vif {}: frontend is rogue: {}", self.domid.0, why.name());
-        self.vif.disable(why);
-    }
-
     /// Sends as many packets from the front of `pkts` as the posted buffers hold;
     /// returns how many were taken. A disabled vif takes and drops everything.
     pub fn tx_burst<B: PktBuf>(&mut self, pkts: &mut Burst<B>, counters: &TxCounters) -> usize {
-        if self.vif.is_disabled() {
-            return drop_all(pkts, counters);
-        }
-        let Ok(prod) = self.ring.req_prod() else {
-            self.fatal(FatalReason::RingAccess);
+        let Some(prod) = self.q.live_prod(FatalReason::RxImpossibleRequests) else {
             return drop_all(pkts, counters);
         };
-        if self
-            .ring
-            .layout()
-            .request_prod_overflow(prod, self.ring.rsp_prod_pvt)
-        {
-            self.fatal(FatalReason::RxImpossibleRequests);
-            return drop_all(pkts, counters);
-        }
         self.slots.clear();
         let mut segs = reuse_segments(std::mem::take(&mut self.segs));
         let mut taken = 0;
@@ -173,7 +126,7 @@ impl<P: Platform> GuestRxRing<P> {
             let gso = gso_of(m, self.offloads);
             let data_slots = len.div_ceil(XEN_PAGE_SIZE).max(1);
             let need = data_slots + usize::from(gso.is_some());
-            if (prod.wrapping_sub(self.ring.req_cons) as usize) < need {
+            if (prod.wrapping_sub(self.q.ring.req_cons) as usize) < need {
                 break;
             }
             if self.plan(m, gso, data_slots, &mut segs).is_err() {
@@ -182,9 +135,7 @@ impl<P: Platform> GuestRxRing<P> {
             taken += 1;
             bytes += len as u64;
         }
-        if !segs.is_empty() && self.platform.grants().copy(&mut segs).is_err() {
-            log::warn!("vif {}: grant copy batch failed", self.domid.0);
-        }
+        self.q.copy(&mut segs);
         let failed: u64 = self
             .slots
             .iter_mut()
@@ -195,7 +146,7 @@ impl<P: Platform> GuestRxRing<P> {
             })
             .sum();
         self.segs = reuse_segments(segs);
-        self.stats.tx_grant_errors.add(failed);
+        self.q.stats.tx_grant_errors.add(failed);
         self.answer();
         pkts.take_front(taken).for_each(drop);
         counters.packets.add(taken as u64);
@@ -215,9 +166,9 @@ impl<P: Platform> GuestRxRing<P> {
         let first_slot = self.slots.len();
         let mut left = m.pkt_len() as usize;
         for j in 0..data_slots {
-            let idx = self.ring.req_cons;
-            let req = RxRequest::decode(&self.ring.copy_slot::<RxRequest>(idx)?);
-            self.ring.req_cons = idx.wrapping_add(1);
+            let idx = self.q.ring.req_cons;
+            let req = RxRequest::decode(&self.q.ring.copy_slot::<RxRequest>(idx)?);
+            self.q.ring.req_cons = idx.wrapping_add(1);
             let len = left.min(XEN_PAGE_SIZE);
             left -= len;
             let mut flags = if left > 0 {
@@ -244,9 +195,9 @@ impl<P: Platform> GuestRxRing<P> {
             if j == 0 {
                 if let Some(g) = gso {
                     // The extra takes the slot after the first (netback's order).
-                    let idx = self.ring.req_cons;
-                    let req = RxRequest::decode(&self.ring.copy_slot::<RxRequest>(idx)?);
-                    self.ring.req_cons = idx.wrapping_add(1);
+                    let idx = self.q.ring.req_cons;
+                    let req = RxRequest::decode(&self.q.ring.copy_slot::<RxRequest>(idx)?);
+                    self.q.ring.req_cons = idx.wrapping_add(1);
                     self.slots.push(Slot {
                         idx,
                         id: req.id,
@@ -260,7 +211,7 @@ impl<P: Platform> GuestRxRing<P> {
             }
         }
         // Copy segments: walk the buffer chain against the pages.
-        let domid = self.domid;
+        let domid = self.q.domid;
         let mut data_slots_iter = self.slots[first_slot..]
             .iter_mut()
             .filter(|s| s.extra.is_none())
@@ -318,20 +269,13 @@ impl<P: Platform> GuestRxRing<P> {
                 }
                 .encode(),
             };
-            if self.ring.put_slot(s.idx, &bytes).is_err() {
-                self.fatal(FatalReason::RingAccess);
+            if self.q.ring.put_slot(s.idx, &bytes).is_err() {
+                self.q.fatal(FatalReason::RingAccess);
                 return;
             }
         }
-        self.ring.rsp_prod_pvt = self.ring.req_cons;
-        match self.ring.push() {
-            Ok(true) => {
-                self.stats.notify.add(1);
-                let _ = self.evtchn.notify();
-            }
-            Ok(false) => {}
-            Err(_) => self.fatal(FatalReason::RingAccess),
-        }
+        self.q.ring.rsp_prod_pvt = self.q.ring.req_cons;
+        self.q.push_and_notify();
     }
 }
 

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use vpmd_fastpath::{handover, Handover, Reader};
 
+use super::ring::VifRingParts;
 use super::rx::GuestTxRing;
 use super::stats::QueueCounters;
 use super::tx::{FrontendOffloads, GuestRxRing};
@@ -466,23 +467,16 @@ impl<P: Platform> Netback<P> {
                 ),
             };
             let slot = &self.queues[q];
-            let rx = GuestTxRing::new(
-                Arc::clone(p),
-                dom,
-                tx_page,
-                tx_ch,
-                Arc::clone(&vif),
-                Arc::clone(&slot.stats),
-            );
-            let tx = GuestRxRing::new(
-                Arc::clone(p),
-                dom,
-                rx_page,
-                rx_ch,
-                Arc::clone(&vif),
-                Arc::clone(&slot.stats),
-                offloads,
-            );
+            let parts = |page, evtchn| VifRingParts {
+                platform: Arc::clone(p),
+                domid: dom,
+                page,
+                evtchn,
+                vif: Arc::clone(&vif),
+                stats: Arc::clone(&slot.stats),
+            };
+            let rx = GuestTxRing::new(parts(tx_page, tx_ch));
+            let tx = GuestRxRing::new(parts(rx_page, rx_ch), offloads);
             slot.rx.start(rx, 0);
             slot.tx.start(tx, 0);
         }

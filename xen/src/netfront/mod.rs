@@ -420,6 +420,7 @@ impl Netfront {
         let backend = self.cfg.backend;
         let fq = self.queue(q)?;
         if fq.tx.send(&g, backend, p)? {
+            fq.tx.stats.notify += 1;
             fq.ch_tx.notify()?;
         }
         Ok(())

@@ -70,6 +70,8 @@ pub struct TxStats {
     pub dropped: u64,
     /// `NETIF_RSP_NULL` responses (extra slots).
     pub null: u64,
+    /// Notifications sent to the backend (it asked through `req_event`).
+    pub notify: u64,
 }
 
 /// Netfront's tx ring and its in-flight slots.

@@ -47,6 +47,12 @@ fn page(v: &mut Vif, offset: u16, len: usize) -> (u16, GrantRef) {
     v.nf.raw_grant(0, offset, &pattern(len as u8, len)).unwrap()
 }
 
+/// A granted page of `len` bytes at `offset`, and a request for it.
+fn slot(v: &mut Vif, offset: u16, len: usize, flags: u16, size: u16) {
+    let (id, gref) = page(v, offset, len);
+    v.nf.raw_put(0, req(gref, offset, flags, id, size)).unwrap();
+}
+
 /// One rx burst on the rogue's queue after it pushed its slots.
 fn serve(v: &mut Vif, pool: &Mempool) -> Vec<Mbuf> {
     v.nf.raw_push(0).unwrap();
@@ -156,11 +162,7 @@ fn c21_more_than_twenty_following_slots_disable_the_vif() {
 #[test]
 fn c21_more_data_past_req_prod_disables_the_vif() {
     let (_s, pool, mut rogue, mut good) = two("c21-more");
-    let (id, gref) = page(&mut rogue, 0, 100);
-    rogue
-        .nf
-        .raw_put(0, req(gref, 0, NETTXF_MORE_DATA, id, 200))
-        .unwrap();
+    slot(&mut rogue, 0, 100, NETTXF_MORE_DATA, 200);
     assert!(serve(&mut rogue, &pool).is_empty());
     assert_rogue(&mut rogue, &pool, FatalReason::ChainBeyondProd);
     assert_works(&mut good, &pool);
@@ -171,13 +173,8 @@ fn c21_more_data_past_req_prod_disables_the_vif() {
 #[test]
 fn c22_fragment_larger_than_the_frame_is_dropped() {
     let (_s, pool, mut rogue, mut good) = two("c22-frag");
-    let (id, gref) = page(&mut rogue, 0, 100);
-    rogue
-        .nf
-        .raw_put(0, req(gref, 0, NETTXF_MORE_DATA, id, 100))
-        .unwrap();
-    let (id, gref) = page(&mut rogue, 0, 200);
-    rogue.nf.raw_put(0, req(gref, 0, 0, id, 200)).unwrap();
+    slot(&mut rogue, 0, 100, NETTXF_MORE_DATA, 100);
+    slot(&mut rogue, 0, 200, 0, 200);
     assert!(serve(&mut rogue, &pool).is_empty());
     assert_eq!(rogue.ends[0].stats.rx_drop_frag_size.get(), 1);
     assert_dropped(&mut rogue, 2);
@@ -187,13 +184,8 @@ fn c22_fragment_larger_than_the_frame_is_dropped() {
 #[test]
 fn c22_fragment_crossing_its_page_disables_the_vif() {
     let (_s, pool, mut rogue, mut good) = two("c22-cross");
-    let (id, gref) = page(&mut rogue, 0, 100);
-    rogue
-        .nf
-        .raw_put(0, req(gref, 0, NETTXF_MORE_DATA, id, 300))
-        .unwrap();
-    let (id, gref) = page(&mut rogue, 4000, 96);
-    rogue.nf.raw_put(0, req(gref, 4000, 0, id, 200)).unwrap();
+    slot(&mut rogue, 0, 100, NETTXF_MORE_DATA, 300);
+    slot(&mut rogue, 4000, 96, 0, 200);
     assert!(serve(&mut rogue, &pool).is_empty());
     assert_rogue(&mut rogue, &pool, FatalReason::CrossPage);
     assert_works(&mut good, &pool);
@@ -202,8 +194,7 @@ fn c22_fragment_crossing_its_page_disables_the_vif() {
 #[test]
 fn c22_first_slot_crossing_its_page_disables_the_vif() {
     let (_s, pool, mut rogue, mut good) = two("c22-cross1");
-    let (id, gref) = page(&mut rogue, 4000, 96);
-    rogue.nf.raw_put(0, req(gref, 4000, 0, id, 200)).unwrap();
+    slot(&mut rogue, 4000, 96, 0, 200);
     assert!(serve(&mut rogue, &pool).is_empty());
     assert_rogue(&mut rogue, &pool, FatalReason::CrossPage);
     assert_works(&mut good, &pool);
@@ -238,11 +229,7 @@ fn c22_zero_length_fragment_is_skipped_not_delivered() {
 
 fn with_extra(name: &str, x: Option<[u8; 12]>, why: FatalReason) {
     let (_s, pool, mut rogue, mut good) = two(name);
-    let (id, gref) = page(&mut rogue, 0, 100);
-    rogue
-        .nf
-        .raw_put(0, req(gref, 0, NETTXF_EXTRA_INFO, id, 100))
-        .unwrap();
+    slot(&mut rogue, 0, 100, NETTXF_EXTRA_INFO, 100);
     if let Some(x) = x {
         rogue.nf.raw_put(0, x).unwrap();
     }
@@ -294,13 +281,8 @@ fn c23_gso_of_unknown_type_disables_the_vif() {
 #[test]
 fn c24_first_slot_shorter_than_an_ethernet_header_is_dropped() {
     let (_s, pool, mut rogue, mut good) = two("c24-short");
-    let (id, gref) = page(&mut rogue, 0, 10);
-    rogue
-        .nf
-        .raw_put(0, req(gref, 0, NETTXF_MORE_DATA, id, 110))
-        .unwrap();
-    let (id, gref) = page(&mut rogue, 0, 100);
-    rogue.nf.raw_put(0, req(gref, 0, 0, id, 100)).unwrap();
+    slot(&mut rogue, 0, 10, NETTXF_MORE_DATA, 110);
+    slot(&mut rogue, 0, 100, 0, 100);
     assert!(serve(&mut rogue, &pool).is_empty());
     assert_eq!(rogue.ends[0].stats.rx_drop_short.get(), 1);
     assert_dropped(&mut rogue, 2);

@@ -22,13 +22,7 @@ fn backend_first_then_frontend() {
     handshake(&mut nb, &mut nf);
     assert!(nb.carrier());
     assert_eq!(nb.mac(), spec(3).mac);
-    let mut v = Vif {
-        nb,
-        ends,
-        nf,
-        rxc: Default::default(),
-        txc: Default::default(),
-    };
+    let mut v = Vif::new(nb, ends, nf);
     ping(&mut v, &pool());
 }
 
@@ -44,13 +38,7 @@ fn frontend_first_then_backend() {
     assert_eq!(nf.state(), XenbusState::Initialising);
     let (mut nb, ends) = probe_backend(&sim, 3);
     handshake(&mut nb, &mut nf);
-    let mut v = Vif {
-        nb,
-        ends,
-        nf,
-        rxc: Default::default(),
-        txc: Default::default(),
-    };
+    let mut v = Vif::new(nb, ends, nf);
     ping(&mut v, &pool());
 }
 

@@ -26,13 +26,7 @@ pub fn connected_with(sim: &Sim, domid: u16, cfg: NetfrontConfig) -> Vif {
     let (mut nb, ends) = probe_backend(sim, domid);
     let mut nf = Netfront::probe(g, sim.paths(), cfg).unwrap();
     handshake(&mut nb, &mut nf);
-    Vif {
-        nb,
-        ends,
-        nf,
-        rxc: RxCounters::default(),
-        txc: TxCounters::default(),
-    }
+    Vif::new(nb, ends, nf)
 }
 
 /// Longest any test waits for something that must happen (a hang guard only).
@@ -67,7 +61,12 @@ impl Sim {
 
     /// Creates guest `domid` and its vif 0 in xenstore.
     pub fn guest(&self, domid: u16) -> Arc<Guest> {
-        let g = Guest::create(self.paths(), DomId(domid), LAYOUT).unwrap();
+        self.guest_with(domid, LAYOUT)
+    }
+
+    /// As [`Sim::guest`], with `layout`.
+    pub fn guest_with(&self, domid: u16, layout: DomainLayout) -> Arc<Guest> {
+        let g = Guest::create(self.paths(), DomId(domid), layout).unwrap();
         let be = SimPlatform::connect(self.paths(), DomId::DOM0).unwrap();
         create_vif(be.store(), &spec(domid)).unwrap();
         Arc::new(g)
@@ -109,8 +108,15 @@ pub struct Vif {
 }
 
 pub fn probe_backend(sim: &Sim, domid: u16) -> (Netback<SimPlatform>, Vec<QueueEnds<SimPlatform>>) {
+    probe_backend_with(sim, backend_cfg(domid))
+}
+
+pub fn probe_backend_with(
+    sim: &Sim,
+    cfg: BackendConfig,
+) -> (Netback<SimPlatform>, Vec<QueueEnds<SimPlatform>>) {
     let p = Arc::new(SimPlatform::connect(sim.paths(), DomId::DOM0).unwrap());
-    Netback::probe(p, backend_cfg(domid)).unwrap()
+    Netback::probe(p, cfg).unwrap()
 }
 
 pub fn probe_frontend(sim: &Sim, g: Arc<Guest>) -> Netfront {
@@ -154,13 +160,7 @@ pub fn connected(sim: &Sim, domid: u16) -> Vif {
     let (mut nb, ends) = probe_backend(sim, domid);
     let mut nf = probe_frontend(sim, g);
     handshake(&mut nb, &mut nf);
-    Vif {
-        nb,
-        ends,
-        nf,
-        rxc: RxCounters::default(),
-        txc: TxCounters::default(),
-    }
+    Vif::new(nb, ends, nf)
 }
 
 pub fn pool() -> Mempool {
@@ -178,6 +178,16 @@ pub fn pool() -> Mempool {
 }
 
 impl Vif {
+    pub fn new(nb: Netback<SimPlatform>, ends: Vec<QueueEnds<SimPlatform>>, nf: Netfront) -> Self {
+        Self {
+            nb,
+            ends,
+            nf,
+            rxc: RxCounters::default(),
+            txc: TxCounters::default(),
+        }
+    }
+
     /// One rx burst of queue 0.
     pub fn rx_once(&mut self, pool: &Mempool, out: &mut Burst<Mbuf>) -> usize {
         let mut bufs = Vec::new();
