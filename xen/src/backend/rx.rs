@@ -68,6 +68,8 @@ struct Planned {
     len: usize,
     flags: TxFlags,
     gso: Option<GsoInfo>,
+    /// More fragments than a netback skb holds (counted, not an error).
+    frag_overflow: bool,
     /// Why it is dropped, if it is.
     drop: Option<Drop>,
 }
@@ -266,7 +268,6 @@ impl<P: Platform> GuestTxRing<P> {
             if size == 0 {
                 // XSA-448: no zero-size fragment; the slot is simply answered.
                 self.reqs.push((t.id, Answer::Okay));
-                self.q.stats.rx_zero_frags.add(1);
             } else {
                 self.reqs.push((t.id, Answer::Packet));
                 self.data.push(DataSlot {
@@ -286,9 +287,7 @@ impl<P: Platform> GuestTxRing<P> {
         // What a netback skb would hold: the first slot beyond the copied header is a
         // fragment too.
         let frags = self.data.len() - d0 - 1 + usize::from(first_len > XEN_NETBACK_TX_COPY_LEN);
-        if drop.is_none() && frags > MAX_XEN_SKB_FRAGS {
-            self.q.stats.tx_frag_overflow.add(1);
-        }
+        let frag_overflow = drop.is_none() && frags > MAX_XEN_SKB_FRAGS;
         self.q.ring.req_cons = idx;
         Ok(Walk::Packet(Planned {
             reqs: (r0, self.reqs.len()),
@@ -298,6 +297,7 @@ impl<P: Platform> GuestTxRing<P> {
             len: usize::from(first.size),
             flags: first.flags,
             gso,
+            frag_overflow,
             drop,
         }))
     }
@@ -434,7 +434,16 @@ impl<P: Platform> GuestTxRing<P> {
                     NetifStatus::ERROR
                 }
             };
+            // Counted here, once the packet's fate is final (a packet left in the ring
+            // for want of buffers is walked again).
+            self.q
+                .stats
+                .tx_frag_overflow
+                .add(u64::from(p.frag_overflow));
             for &(id, a) in &self.reqs[p.reqs.0..p.reqs.1] {
+                if a == Answer::Okay {
+                    self.q.stats.rx_zero_frags.add(1);
+                }
                 let rsp = match a {
                     Answer::Packet => TxResponse { id, status },
                     Answer::Null => TxResponse {

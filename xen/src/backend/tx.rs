@@ -130,6 +130,8 @@ impl<P: Platform> GuestRxRing<P> {
                 break;
             }
             if self.plan(m, gso, data_slots, &mut segs).is_err() {
+                // The mapped ring cannot be read: nothing more can be done for it.
+                self.q.fatal(FatalReason::RingAccess);
                 break;
             }
             taken += 1;

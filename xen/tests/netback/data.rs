@@ -177,3 +177,33 @@ fn gso_and_checksum_flags_both_ways() {
     let got = v.tx_all(vec![mbuf(&pool, &data[..100])]);
     assert_eq!(got[0].flags, RxFlags::EMPTY);
 }
+
+#[test]
+fn pool_exhaustion_leaves_the_packet_in_the_ring_until_buffers_return() {
+    let sim = Sim::new("data-nombuf");
+    let small = Mempool::new(
+        "xen-small",
+        &PoolConfig {
+            size: 40,
+            cache_size: 0,
+            hugepages: HugepagePolicy::Never,
+            debug: true,
+            ..PoolConfig::default()
+        },
+    )
+    .unwrap();
+    let mut v = connected(&sim, 3);
+    let a = pattern(1, 65535);
+    let held = v.guest_send(&small, &TxPacket::new(&a));
+    assert_eq!(bytes(&held), a);
+    let b = pattern(2, 65535);
+    v.nf.send(0, &TxPacket::new(&b)).unwrap();
+    let mut out = Burst::with_capacity(8);
+    assert_eq!(v.rx_once(&small, &mut out), 0);
+    assert!(v.rxc.nombuf.get() >= 1);
+    assert!(v.nf.tx_in_flight(0) > 0, "the frame is not answered yet");
+    drop(held);
+    let got = v.rx(&small, 1);
+    assert_eq!(bytes(&got[0]), b);
+    assert_eq!(v.rxc.errors.get(), 0);
+}
