@@ -13,6 +13,9 @@
 //! the frontend's xenbus events; rings reach the lcores through the handovers
 //! [`Netback`] makes. Packets sent while the vif is not connected are dropped and
 //! counted as errors, as on a link that is down.
+//!
+//! Must never: hold the control mutex on the data path (queues own their handover
+//! readers), or block a burst.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};

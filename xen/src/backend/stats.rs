@@ -1,6 +1,7 @@
 //! Netback's own counters for one queue, beside the generic ethdev ones
 //! ([`RxCounters`](vpmd_pmd::RxCounters)/[`TxCounters`](vpmd_pmd::TxCounters)): one
-//! writer (the queue's lcore), readable by anyone.
+//! writer (the queue's lcore), readable by anyone. Must never be written from two
+//! threads: [`Counter`] bumps with a load and a store.
 
 use vpmd_pmd::Counter;
 
