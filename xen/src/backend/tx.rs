@@ -256,10 +256,12 @@ impl<P: Platform> GuestRxRing<P> {
         for s in &self.slots {
             let bytes: [u8; 8] = match s.extra {
                 Some(g) => ExtraInfo::new(Extra::Gso(g), false).encode(),
+                // Only the status is patched: the flags still chain the packet's
+                // slots, so the frontend drops it whole.
                 None if s.failed => RxResponse {
                     id: s.id,
                     offset: 0,
-                    flags: RxFlags::EMPTY,
+                    flags: s.flags,
                     status: NETIF_RSP_ERROR,
                 }
                 .encode(),

@@ -529,6 +529,12 @@ impl Netfront {
         Ok(())
     }
 
+    /// The grants of the rx buffers posted on queue `q` (to revoke them, as a rogue
+    /// guest may).
+    pub fn raw_rx_grants(&mut self, q: u16) -> Result<Vec<GrantRef>, NetfrontError> {
+        Ok(self.queue(q)?.rx.granted().collect())
+    }
+
     /// The tx ring's private producer index.
     pub fn raw_req_prod_pvt(&mut self, q: u16) -> Result<RingIdx, NetfrontError> {
         Ok(self.queue(q)?.tx.ring.req_prod_pvt)

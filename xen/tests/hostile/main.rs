@@ -304,6 +304,27 @@ fn c25_revoked_grant_drops_the_packet() {
     assert_works(&mut good, &pool);
 }
 
+#[test]
+fn c25_revoked_rx_buffer_grants_fail_their_responses_only() {
+    let (_s, pool, mut rogue, mut good) = two("c25-rx-revoke");
+    for g in rogue.nf.raw_rx_grants(0).unwrap() {
+        rogue.nf.guest().revoke(g).unwrap();
+    }
+    let mut b = Burst::with_capacity(8);
+    b.push(mbuf(&pool, &pattern(5, 6000))).unwrap();
+    assert_eq!(rogue.tx_once(&mut b), 1);
+    // Both pages failed: NETIF_RSP_ERROR in their slots, the packet lost.
+    assert_eq!(rogue.ends[0].stats.tx_grant_errors.get(), 2);
+    let mut got = Vec::new();
+    rogue.nf.poll(0, &mut got).unwrap();
+    assert!(got.is_empty());
+    assert_eq!(rogue.nf.rx_stats(0).errors, 1);
+    // A guest's own bad buffers are not a protocol violation.
+    assert_eq!(rogue.nb.vif().fatal(), None);
+    assert!(rogue.nb.carrier());
+    assert_works(&mut good, &pool);
+}
+
 // ---- 26: the guest rx ring ----
 
 #[test]
