@@ -116,6 +116,10 @@ pub struct Netback<P: Platform> {
     mac: [u8; 6],
     handle: u32,
     connected_queues: u16,
+    /// The frontend's `feature-rx-notify`: it notifies when it posts rx buffers.
+    /// Without it netback shortens its drain timeout and skips stall detection
+    /// (step 3's timers); a polling backend needs no notification either way.
+    rx_notify: bool,
 }
 
 impl<P: Platform> std::fmt::Debug for Netback<P> {
@@ -235,6 +239,7 @@ impl<P: Platform> Netback<P> {
             mac,
             handle,
             connected_queues: 0,
+            rx_notify: false,
         };
         nb.platform
             .store()
@@ -271,6 +276,11 @@ impl<P: Platform> Netback<P> {
     /// The current connection's shared state (a new one per connection).
     pub fn vif(&self) -> &Arc<VifShared> {
         &self.vif
+    }
+
+    /// Whether the connected frontend offers `feature-rx-notify`.
+    pub fn frontend_rx_notify(&self) -> bool {
+        self.rx_notify
     }
 
     /// Queues the frontend connected.
@@ -410,6 +420,7 @@ impl<P: Platform> Netback<P> {
                 why: "0 or more than multi-queue-max-queues",
             });
         }
+        let rx_notify = self.flag("feature-rx-notify")?;
         let offloads = FrontendOffloads {
             gso_tcpv4: self.flag("feature-gso-tcpv4")?,
             gso_tcpv6: self.flag("feature-gso-tcpv6")?,
@@ -482,6 +493,7 @@ impl<P: Platform> Netback<P> {
         }
         self.vif = vif;
         self.connected_queues = queues;
+        self.rx_notify = rx_notify;
         log::info!("{}: connected, {queues} queue(s)", self.be);
         Ok(())
     }

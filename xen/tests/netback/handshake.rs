@@ -18,10 +18,30 @@ fn backend_first_then_frontend() {
     let (mut nb, ends) = probe_backend(&sim, 3);
     // The toolstack left the frontend Initialising: the backend waits for it.
     assert_eq!(nb.state(), XenbusState::InitWait);
+    let dom0 = SimPlatform::connect(sim.paths(), DomId::DOM0).unwrap();
+    for (k, v) in [
+        ("feature-sg", "1"),
+        ("feature-gso-tcpv4", "1"),
+        ("feature-gso-tcpv6", "1"),
+        ("feature-ipv6-csum-offload", "1"),
+        ("feature-rx-copy", "1"),
+        ("feature-rx-flip", "0"),
+        ("feature-split-event-channels", "1"),
+        ("multi-queue-max-queues", "1"),
+        ("state", "2"),
+    ] {
+        let got = dom0
+            .store()
+            .read(TxId::NONE, &format!("{}/{k}", nb.path()))
+            .unwrap();
+        assert_eq!(got, v.as_bytes(), "{k}");
+    }
     let mut nf = probe_frontend(&sim, g);
     handshake(&mut nb, &mut nf);
     assert!(nb.carrier());
     assert_eq!(nb.mac(), spec(3).mac);
+    assert_eq!(nb.handle(), 0);
+    assert!(nb.frontend_rx_notify());
     let mut v = Vif::new(nb, ends, nf);
     ping(&mut v, &pool());
 }
