@@ -463,6 +463,12 @@ impl Netfront {
         }
     }
 
+    /// Changes how many rx buffers queue `q` keeps posted (from the next poll).
+    pub fn set_rx_buffers(&mut self, q: u16, n: u32) -> Result<(), NetfrontError> {
+        self.queue(q)?.rx.target = n.min(RingLayout::RX.entries);
+        Ok(())
+    }
+
     /// Tx counters of queue `q`.
     pub fn tx_stats(&self, q: u16) -> TxStats {
         self.queues

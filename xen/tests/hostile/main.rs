@@ -349,6 +349,37 @@ fn c26_no_rx_buffers_posted_keeps_packets_with_the_caller() {
 }
 
 #[test]
+fn c26_one_free_slot_never_takes_a_packet_needing_two() {
+    let sim = Sim::new("c26-one");
+    let pool = pool();
+    let mut rogue = connected_with(
+        &sim,
+        3,
+        NetfrontConfig {
+            rx_buffers: 1,
+            ..NetfrontConfig::new(0)
+        },
+    );
+    let mut good = connected(&sim, 4);
+    let data = pattern(9, 6000);
+    let mut b = Burst::with_capacity(8);
+    b.push(mbuf(&pool, &data)).unwrap();
+    // XSA-392: one posted buffer and a two-page packet: not taken, nothing consumed.
+    for _ in 0..3 {
+        assert_eq!(rogue.tx_once(&mut b), 0);
+    }
+    assert_eq!(b.len(), 1);
+    rogue.nf.set_rx_buffers(0, 256).unwrap();
+    let mut sink = Vec::new();
+    rogue.nf.poll(0, &mut sink).unwrap();
+    assert_eq!(rogue.tx_once(&mut b), 1);
+    let mut got = Vec::new();
+    rogue.nf.recv(0, &mut got, 1, GUARD).unwrap();
+    assert_eq!(got[0].data, data);
+    assert_works(&mut good, &pool);
+}
+
+#[test]
 fn c26_rx_request_count_beyond_the_ring_disables_the_vif() {
     let (_s, pool, mut rogue, mut good) = two("c26-prod");
     rogue.nf.raw_set_rx_req_prod(0, 1000).unwrap();
