@@ -119,7 +119,7 @@ fn fails_with(args: &[&str], needle: &str) {
 
 #[test]
 fn bad_vdev_names_the_driver_key_and_value() {
-    fails_with(&["--vdev", "net_nope0"], "device net_nope0: unknown driver (known drivers: net_vpmd_null, net_vpmd_ring, net_vpmd_vhost)");
+    fails_with(&["--vdev", "net_nope0"], "device net_nope0: unknown driver (known drivers: net_vpmd_null, net_vpmd_ring, net_vpmd_vhost, net_vpmd_xen)");
     fails_with(
         &["--vdev", "net_vpmd_null0,colour=blue"],
         "unknown key 'colour' (valid keys: size, copy, no-rx)",

@@ -23,6 +23,7 @@ pub mod guest;
 pub mod host;
 mod hyp;
 mod server;
+pub mod toolstack;
 pub mod xenstore;
 
 use std::io;
@@ -34,6 +35,7 @@ pub use faults::{CopyFault, Faults, NotifyFault};
 pub use grant_table::{SimGrants, SimMapping};
 pub use guest::{Guest, GuestError};
 pub use host::{Host, SimPaths};
+pub use toolstack::{create_vif, VifSpec};
 
 use super::xenstore::XsClient;
 use super::Platform;

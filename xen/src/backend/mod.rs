@@ -1,0 +1,39 @@
+//! The netback backend: serves a frontend's netif rings from user space, generic over
+//! the [`Platform`](crate::platform::Platform) (the sim today, a Linux dom0 later).
+//!
+//! - [`xenbus`]: feature keys, the backend state machine, connect/disconnect.
+//! - [`rx`]: vpmd's rx, from the guest's tx ring; [`tx`]: vpmd's tx, into the guest's
+//!   rx ring. Directions are named from vpmd's side, as in ethdev.
+//! - [`ring`]: the backend's end of a shared ring; [`vif`]: the rogue-frontend flag
+//!   shared by a vif's queues; [`stats`]: netback's counters.
+//!
+//! Must never: name a simulator type (only the platform traits), use unsafe code, or
+//! let one frontend's fault reach another vif.
+
+pub mod ring;
+pub mod rx;
+pub mod stats;
+pub mod tx;
+pub mod vif;
+pub mod xenbus;
+
+pub use rx::GuestTxRing;
+pub use stats::QueueCounters;
+pub use tx::{FrontendOffloads, GuestRxRing};
+pub use vif::{FatalReason, VifShared};
+pub use xenbus::{BackendConfig, Netback, QueueEnds, XenbusError};
+
+use crate::platform::{CopySegment, EventChannels, GrantOps, Platform};
+
+/// A granted page mapped by platform `P`.
+pub(crate) type MappingOf<P> = <<P as Platform>::Grants as GrantOps>::Mapping;
+/// A bound event channel of platform `P`.
+pub(crate) type EvtchnOf<P> = <<P as Platform>::Events as EventChannels>::Channel;
+
+/// The same (empty) vector for segments of another lifetime, so a burst's copy batch
+/// reuses the last burst's allocation.
+pub(crate) fn reuse_segments<'b>(mut v: Vec<CopySegment<'_>>) -> Vec<CopySegment<'b>> {
+    v.clear();
+    // In-place collect: an empty vector keeps its allocation.
+    v.into_iter().map(|_| unreachable!()).collect()
+}

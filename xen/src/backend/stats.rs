@@ -1,0 +1,49 @@
+//! Netback's own counters for one queue, beside the generic ethdev ones
+//! ([`RxCounters`](vpmd_pmd::RxCounters)/[`TxCounters`](vpmd_pmd::TxCounters)): one
+//! writer (the queue's lcore), readable by anyone. Must never be written from two
+//! threads: [`Counter`] bumps with a load and a store.
+
+use vpmd_pmd::Counter;
+
+/// Counters of one queue pair, named as netback's `xenvif_stats` and its drop causes.
+#[derive(Debug, Default)]
+pub struct QueueCounters {
+    /// Guest GSO packets without `csum_blank` (netback fixes the checksum up).
+    pub rx_gso_checksum_fixup: Counter,
+    /// Packets with more fragments than a `MAX_SKB_FRAGS` skb holds.
+    pub tx_frag_overflow: Counter,
+    /// Packets dropped for too many slots (more than `XEN_NETBK_LEGACY_SLOTS_MAX`).
+    pub rx_drop_slots: Counter,
+    /// Packets dropped because a fragment is larger than what remains of the frame.
+    pub rx_drop_frag_size: Counter,
+    /// Packets dropped because the first slot is shorter than an Ethernet header.
+    pub rx_drop_short: Counter,
+    /// Packets dropped because a grant copy failed.
+    pub rx_drop_grant: Counter,
+    /// Zero-length fragments skipped (XSA-448).
+    pub rx_zero_frags: Counter,
+    /// Slots of the guest rx ring filled with a failed grant copy.
+    pub tx_grant_errors: Counter,
+    /// Notifications sent to the frontend.
+    pub notify: Counter,
+}
+
+impl QueueCounters {
+    /// `(name, value)` pairs, the name prefixed with the queue (`rx_q0_...`).
+    pub fn xstats(&self, q: u16) -> Vec<(String, u64)> {
+        [
+            ("rx_gso_checksum_fixup", &self.rx_gso_checksum_fixup),
+            ("tx_frag_overflow", &self.tx_frag_overflow),
+            ("rx_drop_slots", &self.rx_drop_slots),
+            ("rx_drop_frag_size", &self.rx_drop_frag_size),
+            ("rx_drop_short", &self.rx_drop_short),
+            ("rx_drop_grant", &self.rx_drop_grant),
+            ("rx_zero_frags", &self.rx_zero_frags),
+            ("tx_grant_errors", &self.tx_grant_errors),
+            ("notify", &self.notify),
+        ]
+        .into_iter()
+        .map(|(n, c)| (format!("q{q}_{n}"), c.get()))
+        .collect()
+    }
+}

@@ -1,0 +1,292 @@
+//! vpmd's tx: fills the guest's **rx ring** (`netif_rx_request`s in, responses out),
+//! as netback's `rx.c` does: estimate a packet's worst-case slots before taking it,
+//! grant-copy it into the frontend's posted pages (one batch per burst), put each
+//! response in the slot of the request it answers, a failed copy's status patched into
+//! its response, one push and at most one notification per burst.
+//!
+//! A packet takes `ceil(len / 4096)` data slots (each a whole page from offset 0), plus
+//! one for a GSO extra after the first. Packets that do not fit stay with the caller,
+//! as with `rte_eth_tx_burst`.
+//!
+//! Must never: read a request slot twice, write outside a response slot, panic on
+//! guest input, or allocate per packet.
+
+use vpmd_mempool::{ol_flags, Burst, PktBuf};
+use vpmd_pmd::TxCounters;
+
+use super::reuse_segments;
+use super::ring::{VifRing, VifRingParts};
+use super::vif::FatalReason;
+use crate::platform::{CopySegment, GrantPtr, Platform};
+use crate::wire::defs::*;
+use crate::wire::grant::GrantRef;
+use crate::wire::netif::{Extra, ExtraInfo, GsoInfo, RxFlags, RxRequest, RxResponse};
+use crate::wire::ring::{RingIdx, RingLayout};
+use crate::wire::Entry;
+
+/// What the frontend said it accepts (its `feature-*` keys).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrontendOffloads {
+    /// `feature-gso-tcpv4`.
+    pub gso_tcpv4: bool,
+    /// `feature-gso-tcpv6`.
+    pub gso_tcpv6: bool,
+    /// Not `feature-no-csum-offload`: partial checksums may be passed on.
+    pub csum: bool,
+}
+
+/// One consumed request of the guest rx ring and what will answer it.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    idx: RingIdx,
+    id: u16,
+    /// The GSO extra overlaying this slot, or a data slot.
+    extra: Option<GsoInfo>,
+    len: u16,
+    flags: RxFlags,
+    /// A copy into its page failed: answered `NETIF_RSP_ERROR`.
+    failed: bool,
+    /// Its copy segments.
+    segs: (usize, usize),
+}
+
+/// The guest rx ring of one queue.
+pub struct GuestRxRing<P: Platform> {
+    q: VifRing<P>,
+    offloads: FrontendOffloads,
+    slots: Vec<Slot>,
+    grefs: Vec<GrantRef>,
+    segs: Vec<CopySegment<'static>>,
+}
+
+/// The GSO extra a packet needs, if the frontend takes that kind.
+fn gso_of<B: PktBuf>(m: &B, fe: FrontendOffloads) -> Option<GsoInfo> {
+    let f = m.ol_flags();
+    let size = m.tx_offload().tso_segsz;
+    if f & (ol_flags::TX_TCP_SEG | ol_flags::RX_LRO) == 0 || size == 0 {
+        return None;
+    }
+    let ethertype = m
+        .data()
+        .get(12..14)
+        .map(|e| u16::from_be_bytes([e[0], e[1]]));
+    let v6 = f & ol_flags::TX_IPV6 != 0 || ethertype == Some(0x86dd);
+    let (kind, ok) = if v6 {
+        (XEN_NETIF_GSO_TYPE_TCPV6, fe.gso_tcpv6)
+    } else {
+        (XEN_NETIF_GSO_TYPE_TCPV4, fe.gso_tcpv4)
+    };
+    ok.then_some(GsoInfo {
+        size,
+        kind,
+        pad: 0,
+        features: 0,
+    })
+}
+
+/// The checksum flags of a packet's first response.
+fn csum_flags<B: PktBuf>(m: &B, fe: FrontendOffloads) -> RxFlags {
+    let f = m.ol_flags();
+    let partial = f & (ol_flags::TX_L4_MASK | ol_flags::TX_TCP_SEG) != 0
+        || f & ol_flags::RX_L4_CKSUM_MASK == ol_flags::RX_L4_CKSUM_NONE;
+    if partial && fe.csum {
+        RxFlags::CSUM_BLANK | RxFlags::DATA_VALIDATED
+    } else if f & ol_flags::RX_L4_CKSUM_MASK == ol_flags::RX_L4_CKSUM_GOOD {
+        RxFlags::DATA_VALIDATED
+    } else {
+        RxFlags::EMPTY
+    }
+}
+
+impl<P: Platform> GuestRxRing<P> {
+    /// The ring mapped from `domid`'s grant, notified through `evtchn`.
+    pub(crate) fn new(parts: VifRingParts<P>, offloads: FrontendOffloads) -> Self {
+        let n = RingLayout::RX.entries as usize;
+        Self {
+            q: VifRing::new(parts, RingLayout::RX),
+            offloads,
+            slots: Vec::with_capacity(n),
+            grefs: Vec::with_capacity(n),
+            segs: Vec::with_capacity(2 * n),
+        }
+    }
+
+    /// Sends as many packets from the front of `pkts` as the posted buffers hold;
+    /// returns how many were taken. A disabled vif takes and drops everything.
+    pub fn tx_burst<B: PktBuf>(&mut self, pkts: &mut Burst<B>, counters: &TxCounters) -> usize {
+        let Some(prod) = self.q.live_prod(FatalReason::RxImpossibleRequests) else {
+            return drop_all(pkts, counters);
+        };
+        self.slots.clear();
+        let mut segs = reuse_segments(std::mem::take(&mut self.segs));
+        let mut taken = 0;
+        let mut bytes = 0u64;
+        for m in pkts.as_slice() {
+            let len = m.pkt_len() as usize;
+            let gso = gso_of(m, self.offloads);
+            let data_slots = len.div_ceil(XEN_PAGE_SIZE).max(1);
+            let need = data_slots + usize::from(gso.is_some());
+            if (prod.wrapping_sub(self.q.ring.req_cons) as usize) < need {
+                break;
+            }
+            if self.plan(m, gso, data_slots, &mut segs).is_err() {
+                // The mapped ring cannot be read: nothing more can be done for it.
+                self.q.fatal(FatalReason::RingAccess);
+                break;
+            }
+            taken += 1;
+            bytes += len as u64;
+        }
+        self.q.copy(&mut segs);
+        let failed: u64 = self
+            .slots
+            .iter_mut()
+            .filter(|s| !segs[s.segs.0..s.segs.1].iter().all(|g| g.status().is_ok()))
+            .map(|s| {
+                s.failed = true;
+                1
+            })
+            .sum();
+        self.segs = reuse_segments(segs);
+        self.q.stats.tx_grant_errors.add(failed);
+        self.answer();
+        pkts.take_front(taken).for_each(drop);
+        counters.packets.add(taken as u64);
+        counters.bytes.add(bytes);
+        taken
+    }
+
+    /// Consumes the requests for one packet and builds its copies.
+    fn plan<'a, B: PktBuf>(
+        &mut self,
+        m: &'a B,
+        gso: Option<GsoInfo>,
+        data_slots: usize,
+        segs: &mut Vec<CopySegment<'a>>,
+    ) -> Result<(), crate::platform::shm::ShmError> {
+        self.grefs.clear();
+        let first_slot = self.slots.len();
+        let mut left = m.pkt_len() as usize;
+        for j in 0..data_slots {
+            let idx = self.q.ring.req_cons;
+            let req = RxRequest::decode(&self.q.ring.copy_slot::<RxRequest>(idx)?);
+            self.q.ring.req_cons = idx.wrapping_add(1);
+            let len = left.min(XEN_PAGE_SIZE);
+            left -= len;
+            let mut flags = if left > 0 {
+                RxFlags::MORE_DATA
+            } else {
+                RxFlags::EMPTY
+            };
+            if j == 0 {
+                flags |= csum_flags(m, self.offloads);
+                if gso.is_some() {
+                    flags |= RxFlags::EXTRA_INFO;
+                }
+            }
+            self.grefs.push(req.gref);
+            self.slots.push(Slot {
+                idx,
+                id: req.id,
+                extra: None,
+                len: len as u16,
+                flags,
+                failed: false,
+                segs: (0, 0),
+            });
+            if j == 0 {
+                if let Some(g) = gso {
+                    // The extra takes the slot after the first (netback's order).
+                    let idx = self.q.ring.req_cons;
+                    let req = RxRequest::decode(&self.q.ring.copy_slot::<RxRequest>(idx)?);
+                    self.q.ring.req_cons = idx.wrapping_add(1);
+                    self.slots.push(Slot {
+                        idx,
+                        id: req.id,
+                        extra: Some(g),
+                        len: 0,
+                        flags: RxFlags::EMPTY,
+                        failed: false,
+                        segs: (0, 0),
+                    });
+                }
+            }
+        }
+        // Copy segments: walk the buffer chain against the pages.
+        let domid = self.q.domid;
+        let mut data_slots_iter = self.slots[first_slot..]
+            .iter_mut()
+            .filter(|s| s.extra.is_none())
+            .zip(self.grefs.iter().copied());
+        let mut seg_bufs = std::iter::successors(Some(m), |b| b.next()).map(|b| b.data());
+        let mut src: &'a [u8] = &[];
+        for (slot, gref) in &mut data_slots_iter {
+            let s0 = segs.len();
+            let mut need = usize::from(slot.len);
+            let mut off = 0u16;
+            while need > 0 {
+                if src.is_empty() {
+                    match seg_bufs.next() {
+                        Some(d) => src = d,
+                        None => break,
+                    }
+                    continue;
+                }
+                let n = need.min(src.len());
+                let (now, later) = src.split_at(n);
+                src = later;
+                segs.push(CopySegment::to_grant(
+                    now,
+                    GrantPtr {
+                        domid,
+                        gref,
+                        offset: off,
+                    },
+                ));
+                off += n as u16;
+                need -= n;
+            }
+            slot.segs = (s0, segs.len());
+        }
+        Ok(())
+    }
+
+    /// Writes the responses in their requests' slots, publishes, notifies.
+    fn answer(&mut self) {
+        for s in &self.slots {
+            let bytes: [u8; 8] = match s.extra {
+                Some(g) => ExtraInfo::new(Extra::Gso(g), false).encode(),
+                // Only the status is patched: the flags still chain the packet's
+                // slots, so the frontend drops it whole.
+                None if s.failed => RxResponse {
+                    id: s.id,
+                    offset: 0,
+                    flags: s.flags,
+                    status: NETIF_RSP_ERROR,
+                }
+                .encode(),
+                None => RxResponse {
+                    id: s.id,
+                    offset: 0,
+                    flags: s.flags,
+                    status: s.len as i16,
+                }
+                .encode(),
+            };
+            if self.q.ring.put_slot(s.idx, &bytes).is_err() {
+                self.q.fatal(FatalReason::RingAccess);
+                return;
+            }
+        }
+        self.q.ring.rsp_prod_pvt = self.q.ring.req_cons;
+        self.q.push_and_notify();
+    }
+}
+
+/// Takes every packet and drops it, counting errors (a vif that is not serving).
+pub(crate) fn drop_all<B: PktBuf>(pkts: &mut Burst<B>, counters: &TxCounters) -> usize {
+    let n = pkts.len();
+    pkts.clear();
+    counters.errors.add(n as u64);
+    n
+}

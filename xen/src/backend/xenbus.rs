@@ -1,0 +1,569 @@
+//! Netback's xenbus side for one vif: the feature keys it advertises, the backend
+//! state machine, and `connect` (read the frontend's keys, map its rings, bind its
+//! event channels, hand the rings to the data path) (`xenbus.c`, ANCHORS 3.3-3.4).
+//!
+//! The state moves along the shortest legal path to the target the frontend's state
+//! asks for ([`step_towards`]): Initialising -> InitWait -> Connected -> Closing ->
+//! Closed, Closed -> InitWait for a reconnect. Bad or missing frontend keys are the
+//! frontend's fault: the device writes `error` and goes to Closing; nothing panics.
+//!
+//! Must never: block the data path (rings reach it through a
+//! [`Handover`](vpmd_fastpath::Handover), taken back before unmapping), trust a
+//! frontend value unparsed, or keep a mapping after the frontend closed.
+
+use std::sync::Arc;
+
+use vpmd_fastpath::{handover, Handover, Reader};
+
+use super::ring::VifRingParts;
+use super::rx::GuestTxRing;
+use super::stats::QueueCounters;
+use super::tx::{FrontendOffloads, GuestRxRing};
+use super::vif::VifShared;
+use crate::platform::{transact, EventChannels, GrantOps, Platform, Port, TxId, XenStore, XsError};
+use crate::wire::grant::{DomId, GrantRef};
+use crate::wire::xenbus::XenbusState;
+
+/// Most queues a vif may have (netback's `xenvif_max_queues` default is the CPU
+/// count; vpmd's lcores decide, this is the ceiling).
+pub const MAX_QUEUES: u16 = 8;
+
+/// What the backend offers and whom it serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackendConfig {
+    /// The frontend's domain.
+    pub frontend: DomId,
+    /// The vif's device id.
+    pub devid: u32,
+    /// `multi-queue-max-queues`.
+    pub max_queues: u16,
+    /// `feature-split-event-channels`.
+    pub split_evtchn: bool,
+}
+
+/// Why a vif could not be set up, naming the xenstore key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum XenbusError {
+    /// A key is missing or malformed.
+    #[error("xenstore key {key}: {why}")]
+    Key {
+        /// The full path.
+        key: String,
+        /// What was wrong.
+        why: &'static str,
+    },
+    /// Mapping a ring or binding an event channel failed.
+    #[error("{what} of {key}: {err}")]
+    Resource {
+        /// The key that named it.
+        key: String,
+        /// "map" or "bind".
+        what: &'static str,
+        /// The platform's error.
+        err: String,
+    },
+    /// Xenstore failed.
+    #[error(transparent)]
+    Store(#[from] XsError),
+}
+
+/// One step from `from` towards `to` along netback's legal transitions, or `None`
+/// once there.
+pub fn step_towards(from: XenbusState, to: XenbusState) -> Option<XenbusState> {
+    use XenbusState::*;
+    if from == to {
+        return None;
+    }
+    Some(match (from, to) {
+        (Initialising, Closed) => Closed,
+        (Initialising, _) => InitWait,
+        (InitWait, Connected) => Connected,
+        (InitWait, _) => Closing,
+        (Connected, _) => Closing,
+        (Closing, _) => Closed,
+        (Closed, Closing) => Closing,
+        (Closed, _) => InitWait,
+        // Never entered by the backend; get back on the graph.
+        (_, _) => Closing,
+    })
+}
+
+/// The data-path ends of one queue, for the ethdev glue.
+pub struct QueueEnds<P: Platform> {
+    /// The guest tx ring (vpmd's rx).
+    pub rx: Reader<GuestTxRing<P>>,
+    /// The guest rx ring (vpmd's tx).
+    pub tx: Reader<GuestRxRing<P>>,
+    /// The queue's netback counters.
+    pub stats: Arc<QueueCounters>,
+}
+
+struct QueueSlot<P: Platform> {
+    rx: Arc<Handover<GuestTxRing<P>>>,
+    tx: Arc<Handover<GuestRxRing<P>>>,
+    stats: Arc<QueueCounters>,
+}
+
+/// The backend of one vif.
+pub struct Netback<P: Platform> {
+    platform: Arc<P>,
+    cfg: BackendConfig,
+    be: String,
+    fe: String,
+    state: XenbusState,
+    queues: Vec<QueueSlot<P>>,
+    vif: Arc<VifShared>,
+    mac: [u8; 6],
+    handle: u32,
+    connected_queues: u16,
+    /// The frontend's `feature-rx-notify`: it notifies when it posts rx buffers.
+    /// Without it netback shortens its drain timeout and skips stall detection
+    /// (step 3's timers); a polling backend needs no notification either way.
+    rx_notify: bool,
+}
+
+impl<P: Platform> std::fmt::Debug for Netback<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Netback")
+            .field("be", &self.be)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parses `aa:bb:cc:dd:ee:ff`.
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = s.split(':');
+    for b in &mut mac {
+        let p = parts.next()?;
+        if p.len() != 2 {
+            return None;
+        }
+        *b = u8::from_str_radix(p, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}
+
+/// The backend directory of a vif, as the toolstack creates it.
+pub fn backend_path(backend: DomId, frontend: DomId, devid: u32) -> String {
+    format!(
+        "/local/domain/{}/backend/vif/{}/{devid}",
+        backend.0, frontend.0
+    )
+}
+
+/// The frontend directory of a vif.
+pub fn frontend_path(frontend: DomId, devid: u32) -> String {
+    format!("/local/domain/{}/device/vif/{devid}", frontend.0)
+}
+
+impl<P: Platform> Netback<P> {
+    /// Probes the vif the toolstack created: reads `mac` and `handle`, advertises the
+    /// features in one transaction, enters Initialising, watches the frontend's state
+    /// and reacts to it once. Returns the data-path ends of every queue.
+    pub fn probe(
+        platform: Arc<P>,
+        cfg: BackendConfig,
+    ) -> Result<(Self, Vec<QueueEnds<P>>), XenbusError> {
+        let be = backend_path(platform.domid(), cfg.frontend, cfg.devid);
+        let st = platform.store();
+        let fe = match st.read(TxId::NONE, &format!("{be}/frontend")) {
+            Ok(v) => String::from_utf8(v).map_err(|_| XenbusError::Key {
+                key: format!("{be}/frontend"),
+                why: "not UTF-8",
+            })?,
+            Err(e) if e.is_not_found() => frontend_path(cfg.frontend, cfg.devid),
+            Err(e) => return Err(e.into()),
+        };
+        let mac_key = format!("{be}/mac");
+        let mac = read_str(st, &mac_key)?
+            .as_deref()
+            .and_then(parse_mac)
+            .ok_or(XenbusError::Key {
+                key: mac_key,
+                why: "missing or not aa:bb:cc:dd:ee:ff",
+            })?;
+        let handle_key = format!("{be}/handle");
+        let handle = match read_str(st, &handle_key)? {
+            None => cfg.devid,
+            Some(h) => h.parse().map_err(|_| XenbusError::Key {
+                key: handle_key,
+                why: "not a number",
+            })?,
+        };
+        let max_queues = cfg.max_queues.clamp(1, MAX_QUEUES);
+        transact(st, |tx| {
+            for (k, v) in [
+                ("feature-sg", "1"),
+                ("feature-gso-tcpv4", "1"),
+                ("feature-gso-tcpv6", "1"),
+                ("feature-ipv6-csum-offload", "1"),
+                ("feature-rx-copy", "1"),
+                ("feature-rx-flip", "0"),
+                (
+                    "feature-split-event-channels",
+                    if cfg.split_evtchn { "1" } else { "0" },
+                ),
+                ("multi-queue-max-queues", &max_queues.to_string()),
+            ] {
+                st.write(tx, &format!("{be}/{k}"), v.as_bytes())?;
+            }
+            st.write(
+                tx,
+                &format!("{be}/state"),
+                XenbusState::Initialising.as_str().as_bytes(),
+            )
+        })?;
+        let mut queues = Vec::new();
+        let mut ends = Vec::new();
+        for _ in 0..max_queues {
+            let (rx, rx_reader) = handover();
+            let (tx, tx_reader) = handover();
+            let stats = Arc::new(QueueCounters::default());
+            ends.push(QueueEnds {
+                rx: rx_reader,
+                tx: tx_reader,
+                stats: Arc::clone(&stats),
+            });
+            queues.push(QueueSlot { rx, tx, stats });
+        }
+        let mut nb = Self {
+            platform,
+            cfg: BackendConfig { max_queues, ..cfg },
+            be,
+            fe,
+            state: XenbusState::Initialising,
+            queues,
+            vif: Arc::new(VifShared::new()),
+            mac,
+            handle,
+            connected_queues: 0,
+            rx_notify: false,
+        };
+        nb.platform
+            .store()
+            .watch(&format!("{}/state", nb.fe), &nb.watch_token())?;
+        nb.frontend_changed()?;
+        Ok((nb, ends))
+    }
+
+    /// The token of this vif's watch.
+    pub fn watch_token(&self) -> String {
+        format!("vpmd-netback:{}", self.be)
+    }
+
+    /// The backend's xenstore directory.
+    pub fn path(&self) -> &str {
+        &self.be
+    }
+
+    /// The backend's state.
+    pub fn state(&self) -> XenbusState {
+        self.state
+    }
+
+    /// The MAC the toolstack gave the vif.
+    pub fn mac(&self) -> [u8; 6] {
+        self.mac
+    }
+
+    /// The vif's `handle`.
+    pub fn handle(&self) -> u32 {
+        self.handle
+    }
+
+    /// The current connection's shared state (a new one per connection).
+    pub fn vif(&self) -> &Arc<VifShared> {
+        &self.vif
+    }
+
+    /// Whether the connected frontend offers `feature-rx-notify`.
+    pub fn frontend_rx_notify(&self) -> bool {
+        self.rx_notify
+    }
+
+    /// Queues the frontend connected.
+    pub fn connected_queues(&self) -> u16 {
+        self.connected_queues
+    }
+
+    /// Carrier: connected and not disabled.
+    pub fn carrier(&self) -> bool {
+        self.state == XenbusState::Connected && !self.vif.is_disabled()
+    }
+
+    /// Per-queue netback counters.
+    pub fn queue_stats(&self) -> Vec<Arc<QueueCounters>> {
+        self.queues.iter().map(|q| Arc::clone(&q.stats)).collect()
+    }
+
+    /// Handles the watch events that arrive within `timeout` (the control thread's
+    /// loop body); whether one did.
+    pub fn poll_events(&mut self, timeout: std::time::Duration) -> Result<bool, XsError> {
+        let st = self.platform.store();
+        let got = st.read_watch(Some(timeout))?.is_some();
+        if got {
+            while st.read_watch(Some(std::time::Duration::ZERO))?.is_some() {}
+            self.frontend_changed()?;
+        }
+        Ok(got)
+    }
+
+    /// Reacts to the frontend's current state (called on each watch event).
+    pub fn frontend_changed(&mut self) -> Result<(), XsError> {
+        let fe_state = match read_str(self.platform.store(), &format!("{}/state", self.fe)) {
+            Ok(Some(s)) => XenbusState::parse(s.as_bytes()).unwrap_or(XenbusState::Unknown),
+            Ok(None) => XenbusState::Unknown,
+            Err(XenbusError::Store(e)) => return Err(e),
+            Err(_) => XenbusState::Unknown,
+        };
+        use XenbusState::*;
+        let target = match fe_state {
+            Initialising => InitWait,
+            Connected => Connected,
+            Closing => Closing,
+            Closed | Unknown => Closed,
+            // Initialised: we wait for Connected, as netback does; the rest are not
+            // ours to act on.
+            _ => return Ok(()),
+        };
+        self.go(target)
+    }
+
+    /// Walks to `target`, connecting or disconnecting on the way.
+    fn go(&mut self, target: XenbusState) -> Result<(), XsError> {
+        while let Some(next) = step_towards(self.state, target) {
+            if self.state == XenbusState::Connected {
+                self.disconnect();
+            }
+            if next == XenbusState::Connected {
+                if let Err(e) = self.connect() {
+                    log::error!("{}: connect failed: {e}", self.be);
+                    self.disconnect();
+                    self.platform.store().write(
+                        TxId::NONE,
+                        &format!("{}/error", self.be),
+                        e.to_string().as_bytes(),
+                    )?;
+                    self.switch(XenbusState::Closing)?;
+                    return Ok(());
+                }
+            }
+            self.switch(next)?;
+        }
+        Ok(())
+    }
+
+    fn switch(&mut self, s: XenbusState) -> Result<(), XsError> {
+        self.platform.store().write(
+            TxId::NONE,
+            &format!("{}/state", self.be),
+            s.as_str().as_bytes(),
+        )?;
+        self.state = s;
+        Ok(())
+    }
+
+    /// Takes the rings back from the data path (waiting for any burst in flight) and
+    /// drops them, which unmaps and unbinds.
+    fn disconnect(&mut self) {
+        for q in &self.queues {
+            q.rx.stop();
+            q.tx.stop();
+        }
+        self.connected_queues = 0;
+    }
+
+    fn key(&self, dir: &str, name: &str) -> Result<Option<String>, XenbusError> {
+        read_str(self.platform.store(), &format!("{dir}/{name}"))
+    }
+
+    fn num<T: std::str::FromStr>(&self, dir: &str, name: &str) -> Result<T, XenbusError> {
+        let key = format!("{dir}/{name}");
+        read_str(self.platform.store(), &key)?
+            .ok_or(XenbusError::Key {
+                key: key.clone(),
+                why: "missing",
+            })?
+            .trim()
+            .parse()
+            .map_err(|_| XenbusError::Key {
+                key,
+                why: "not a number",
+            })
+    }
+
+    fn flag(&self, name: &str) -> Result<bool, XenbusError> {
+        Ok(matches!(
+            self.key(&self.fe, name)?.as_deref().map(str::trim),
+            Some("1")
+        ))
+    }
+
+    /// netback's `connect()`: every key is read and checked before anything is mapped.
+    fn connect(&mut self) -> Result<(), XenbusError> {
+        let fe = self.fe.clone();
+        if !self.flag("request-rx-copy")? {
+            return Err(XenbusError::Key {
+                key: format!("{fe}/request-rx-copy"),
+                why: "must be 1 (rx-flip is not supported)",
+            });
+        }
+        let queues: u16 = match self.key(&fe, "multi-queue-num-queues")? {
+            None => 1,
+            Some(_) => self.num(&fe, "multi-queue-num-queues")?,
+        };
+        if queues == 0 || queues > self.cfg.max_queues {
+            return Err(XenbusError::Key {
+                key: format!("{fe}/multi-queue-num-queues"),
+                why: "0 or more than multi-queue-max-queues",
+            });
+        }
+        let rx_notify = self.flag("feature-rx-notify")?;
+        let offloads = FrontendOffloads {
+            gso_tcpv4: self.flag("feature-gso-tcpv4")?,
+            gso_tcpv6: self.flag("feature-gso-tcpv6")?,
+            csum: !self.flag("feature-no-csum-offload")?,
+        };
+        // Read every queue's keys first: a bad key maps nothing.
+        let mut keys = Vec::new();
+        for q in 0..queues {
+            let dir = if queues == 1 {
+                fe.clone()
+            } else {
+                format!("{fe}/queue-{q}")
+            };
+            let tx_ref: u32 = self.num(&dir, "tx-ring-ref")?;
+            let rx_ref: u32 = self.num(&dir, "rx-ring-ref")?;
+            let split = self.cfg.split_evtchn && self.key(&dir, "event-channel-tx")?.is_some();
+            let ports = if split {
+                (
+                    self.num(&dir, "event-channel-tx")?,
+                    Some(self.num(&dir, "event-channel-rx")?),
+                )
+            } else {
+                (self.num(&dir, "event-channel")?, None)
+            };
+            keys.push((dir, tx_ref, rx_ref, ports));
+        }
+        let vif = Arc::new(VifShared::new());
+        let dom = self.cfg.frontend;
+        let p = &self.platform;
+        for (q, (dir, tx_ref, rx_ref, (tx_port, rx_port))) in keys.into_iter().enumerate() {
+            let res = |what, key: &str, err: String| XenbusError::Resource {
+                key: format!("{dir}/{key}"),
+                what,
+                err,
+            };
+            let tx_page = p
+                .grants()
+                .map(dom, &[GrantRef(tx_ref)], true)
+                .map_err(|e| res("map", "tx-ring-ref", e.to_string()))?;
+            let rx_page = p
+                .grants()
+                .map(dom, &[GrantRef(rx_ref)], true)
+                .map_err(|e| res("map", "rx-ring-ref", e.to_string()))?;
+            let tx_ch = Arc::new(
+                p.events()
+                    .bind_interdomain(dom, Port(tx_port))
+                    .map_err(|e| res("bind", "event-channel", e.to_string()))?,
+            );
+            let rx_ch = match rx_port {
+                None => Arc::clone(&tx_ch),
+                Some(port) => Arc::new(
+                    p.events()
+                        .bind_interdomain(dom, Port(port))
+                        .map_err(|e| res("bind", "event-channel-rx", e.to_string()))?,
+                ),
+            };
+            let slot = &self.queues[q];
+            let parts = |page, evtchn| VifRingParts {
+                platform: Arc::clone(p),
+                domid: dom,
+                page,
+                evtchn,
+                vif: Arc::clone(&vif),
+                stats: Arc::clone(&slot.stats),
+            };
+            let rx = GuestTxRing::new(parts(tx_page, tx_ch));
+            let tx = GuestRxRing::new(parts(rx_page, rx_ch), offloads);
+            slot.rx.start(rx, 0);
+            slot.tx.start(tx, 0);
+        }
+        self.vif = vif;
+        self.connected_queues = queues;
+        self.rx_notify = rx_notify;
+        log::info!("{}: connected, {queues} queue(s)", self.be);
+        Ok(())
+    }
+
+    /// Closes the backend: takes the rings back and writes Closed.
+    pub fn close(&mut self) -> Result<(), XsError> {
+        self.go(XenbusState::Closed)?;
+        let _ = self
+            .platform
+            .store()
+            .unwatch(&format!("{}/state", self.fe), &self.watch_token());
+        Ok(())
+    }
+}
+
+/// A key's value as a string, `None` if missing.
+fn read_str<S: XenStore + ?Sized>(st: &S, key: &str) -> Result<Option<String>, XenbusError> {
+    match st.read(TxId::NONE, key) {
+        Ok(v) => String::from_utf8(v)
+            .map(|s| Some(s.trim_end_matches('\0').to_owned()))
+            .map_err(|_| XenbusError::Key {
+                key: key.to_owned(),
+                why: "not UTF-8",
+            }),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use XenbusState::*;
+
+    fn path(from: XenbusState, to: XenbusState) -> Vec<XenbusState> {
+        let mut s = from;
+        let mut v = vec![];
+        while let Some(n) = step_towards(s, to) {
+            v.push(n);
+            s = n;
+            assert!(v.len() < 6, "no path {from:?} -> {to:?}");
+        }
+        v
+    }
+
+    #[test]
+    fn shortest_legal_paths() {
+        assert_eq!(path(Initialising, Connected), [InitWait, Connected]);
+        assert_eq!(path(Connected, Closed), [Closing, Closed]);
+        assert_eq!(path(Closed, Connected), [InitWait, Connected]);
+        assert_eq!(path(Connected, InitWait), [Closing, Closed, InitWait]);
+        assert_eq!(path(InitWait, Closed), [Closing, Closed]);
+        assert_eq!(path(Initialising, Closed), [Closed]);
+        assert_eq!(path(Closed, Closing), [Closing]);
+    }
+
+    #[test]
+    fn macs_parse_strictly() {
+        assert_eq!(
+            parse_mac("00:16:3e:0a:0b:0c"),
+            Some([0, 0x16, 0x3e, 10, 11, 12])
+        );
+        for bad in [
+            "",
+            "00:16:3e:0a:0b",
+            "00:16:3e:0a:0b:0c:0d",
+            "0:16:3e:0a:0b:0c",
+            "zz:16:3e:0a:0b:0c",
+        ] {
+            assert_eq!(parse_mac(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,362 @@
+//! `net_vpmd_xen`: the ethdev glue of the Xen PMD (like DPDK's `rte_eth_vhost.c` for
+//! vhost): devargs, queues, link state, statistics. No ring code here; the rings are
+//! [`backend`](crate::backend).
+//!
+//! Devargs: `domid=N` (the frontend's domain, required), `devid=M` (the vif, default
+//! 0), `queues=K` (`multi-queue-max-queues`, 1..=8, default 1), `split-evtchn=0|1`
+//! (offer `feature-split-event-channels`, default 1), `sim=DIR` (the sim host's socket
+//! directory: the platform; required until a Linux dom0 platform exists). `rate` and
+//! `copy-threshold` are recognised and refused as not supported yet.
+//!
+//! The vif must exist in xenstore (the toolstack's job; in the sim,
+//! [`create_vif`](crate::platform::sim::create_vif)). A control thread per port serves
+//! the frontend's xenbus events; rings reach the lcores through the handovers
+//! [`Netback`] makes. Packets sent while the vif is not connected are dropped and
+//! counted as errors, as on a link that is down.
+//!
+//! Must never: hold the control mutex on the data path (queues own their handover
+//! readers), or block a burst.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use vpmd_fastpath::Reader;
+use vpmd_mempool::{Burst, Mbuf, Mempool};
+use vpmd_pmd::{
+    offload, DevInfo, Devargs, Driver, EthDev, Link, PmdError, PortConf, RxCounters, RxQueue,
+    TxCounters, TxQueue,
+};
+
+use crate::backend::tx::drop_all;
+use crate::backend::xenbus::MAX_QUEUES;
+use crate::backend::{BackendConfig, GuestRxRing, GuestTxRing, Netback, QueueCounters};
+use crate::platform::sim::{SimPaths, SimPlatform};
+use crate::platform::{Platform, XenStore};
+use crate::wire::grant::DomId;
+
+const NAME: &str = "net_vpmd_xen";
+const KEYS: &[&str] = &[
+    "domid",
+    "devid",
+    "queues",
+    "split-evtchn",
+    "sim",
+    "rate",
+    "copy-threshold",
+];
+
+/// The `net_vpmd_xen` driver.
+#[derive(Debug, Default)]
+pub struct XenDriver;
+
+#[derive(Debug, Clone)]
+struct XenArgs {
+    cfg: BackendConfig,
+    sim: PathBuf,
+}
+
+impl XenArgs {
+    fn parse(args: &Devargs) -> Result<Self, PmdError> {
+        let r = args.reader(KEYS)?;
+        r.require("domid")?;
+        let domid: u16 = r.uint("domid", 1..=0x7fef, 0)?;
+        for key in ["rate", "copy-threshold"] {
+            if let Some(v) = r.get(key) {
+                return Err(r.bad(key, v, "not supported yet").into());
+            }
+        }
+        let sim = r.require("sim")?;
+        if sim.is_empty() {
+            return Err(r
+                .bad("sim", sim, "expected the sim host's socket directory")
+                .into());
+        }
+        Ok(Self {
+            cfg: BackendConfig {
+                frontend: DomId(domid),
+                devid: r.uint("devid", 0..=u32::MAX, 0)?,
+                max_queues: r.uint("queues", 1..=MAX_QUEUES, 1)?,
+                split_evtchn: r.flag("split-evtchn", true)?,
+            },
+            sim: PathBuf::from(sim),
+        })
+    }
+}
+
+type Nb = Arc<Mutex<Netback<SimPlatform>>>;
+
+struct XenDev {
+    port: u16,
+    nb: Nb,
+    rx: Vec<Option<Reader<GuestTxRing<SimPlatform>>>>,
+    tx: Vec<Option<Reader<GuestRxRing<SimPlatform>>>>,
+    stats: Vec<Arc<QueueCounters>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    mtu: u16,
+}
+
+fn lock(nb: &Nb) -> std::sync::MutexGuard<'_, Netback<SimPlatform>> {
+    nb.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Driver for XenDriver {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn probe(&self, args: &Devargs, port: u16) -> Result<Box<dyn EthDev>, PmdError> {
+        let a = XenArgs::parse(args)?;
+        let fail = |reason: String| PmdError::Driver {
+            port,
+            driver: NAME,
+            reason,
+        };
+        let platform = Arc::new(
+            SimPlatform::connect(&SimPaths::in_dir(&a.sim), DomId::DOM0)
+                .map_err(|e| fail(format!("sim={}: {e}", a.sim.display())))?,
+        );
+        let (nb, ends) =
+            Netback::probe(Arc::clone(&platform), a.cfg).map_err(|e| fail(e.to_string()))?;
+        let stats = nb.queue_stats();
+        let nb = Arc::new(Mutex::new(nb));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (nb, stop) = (Arc::clone(&nb), Arc::clone(&stop));
+            std::thread::Builder::new()
+                .name(format!("xen-ctl-{port}"))
+                .spawn(move || control_loop(&platform, &nb, &stop))
+                .map_err(|e| fail(e.to_string()))?
+        };
+        let (mut rx, mut tx) = (Vec::new(), Vec::new());
+        for e in ends {
+            rx.push(Some(e.rx));
+            tx.push(Some(e.tx));
+        }
+        Ok(Box::new(XenDev {
+            port,
+            nb,
+            rx,
+            tx,
+            stats,
+            stop,
+            thread: Some(thread),
+            mtu: 1500,
+        }))
+    }
+}
+
+/// Serves the vif's xenbus events until `stop`.
+fn control_loop(platform: &SimPlatform, nb: &Nb, stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        match platform.store().read_watch(Some(Duration::from_millis(50))) {
+            Ok(Some(_)) => {
+                if let Err(e) = lock(nb).frontend_changed() {
+                    log::error!("xenbus: {e}");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                log::error!("xenstore connection lost: {e}");
+                return;
+            }
+        }
+    }
+}
+
+impl XenDev {
+    fn err(&self, reason: impl Into<String>) -> PmdError {
+        PmdError::Driver {
+            port: self.port,
+            driver: NAME,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl EthDev for XenDev {
+    fn info(&self) -> DevInfo {
+        let q = self.rx.len() as u16;
+        DevInfo {
+            driver: NAME,
+            max_rx_queues: q,
+            max_tx_queues: q,
+            min_desc: 1,
+            // The rings are the frontend's (256 slots); descriptors mean nothing here.
+            max_desc: 32768,
+            mtu: self.mtu,
+            min_mtu: 68,
+            max_mtu: 65535 - 14,
+            max_rx_pktlen: 65535,
+            rx_offload_capa: offload::RX_TCP_LRO | offload::RX_TCP_CKSUM | offload::RX_UDP_CKSUM,
+            tx_offload_capa: offload::TX_MULTI_SEGS
+                | offload::TX_TCP_TSO
+                | offload::TX_TCP_CKSUM
+                | offload::TX_UDP_CKSUM,
+            mac: lock(&self.nb).mac(),
+        }
+    }
+
+    fn configure(&mut self, _nb_rxq: u16, _nb_txq: u16, conf: &PortConf) -> Result<(), PmdError> {
+        self.mtu = conf.mtu.unwrap_or(self.mtu);
+        Ok(())
+    }
+
+    fn rx_queue_setup(
+        &mut self,
+        q: u16,
+        _nb_desc: u16,
+        pool: &Mempool,
+        counters: Arc<RxCounters>,
+    ) -> Result<Box<dyn RxQueue>, PmdError> {
+        let reader = self.rx[usize::from(q)]
+            .take()
+            .ok_or_else(|| self.err(format!("rx queue {q} was already set up")))?;
+        Ok(Box::new(XenRx {
+            reader,
+            pool: pool.clone(),
+            port: self.port,
+            counters,
+            bufs: Vec::with_capacity(512),
+        }))
+    }
+
+    fn tx_queue_setup(
+        &mut self,
+        q: u16,
+        _nb_desc: u16,
+        counters: Arc<TxCounters>,
+    ) -> Result<Box<dyn TxQueue>, PmdError> {
+        let reader = self.tx[usize::from(q)]
+            .take()
+            .ok_or_else(|| self.err(format!("tx queue {q} was already set up")))?;
+        Ok(Box::new(XenTx { reader, counters }))
+    }
+
+    fn close(&mut self) -> Result<(), PmdError> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        lock(&self.nb).close().map_err(|e| self.err(e.to_string()))
+    }
+
+    fn link(&self) -> Link {
+        Link {
+            up: lock(&self.nb).carrier(),
+            speed_mbps: 10_000,
+            full_duplex: true,
+        }
+    }
+
+    fn xstats(&self) -> Vec<(String, u64)> {
+        let nb = lock(&self.nb);
+        let mut x = vec![
+            ("xenbus_state".to_string(), nb.state() as u64),
+            (
+                "fatal_error".to_string(),
+                nb.vif().fatal().map_or(0, |r| r as u64),
+            ),
+        ];
+        if let Some(r) = nb.vif().fatal() {
+            x.push((format!("fatal_error_{}", r.name()), 1));
+        }
+        for (q, s) in self.stats.iter().enumerate() {
+            x.extend(s.xstats(q as u16));
+        }
+        x
+    }
+}
+
+impl Drop for XenDev {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            let _ = self.close();
+        }
+    }
+}
+
+/// Receive queue: the guest's tx ring.
+struct XenRx {
+    reader: Reader<GuestTxRing<SimPlatform>>,
+    pool: Mempool,
+    port: u16,
+    counters: Arc<RxCounters>,
+    bufs: Vec<Mbuf>,
+}
+
+impl RxQueue for XenRx {
+    fn rx_burst(&mut self, out: &mut Burst<Mbuf>, max: usize) -> usize {
+        let start = out.len();
+        match self.reader.enter() {
+            Some(r) => {
+                r.rx_burst(&self.pool, out, max, &self.counters, &mut self.bufs);
+                self.reader.exit(0);
+            }
+            None => self.reader.exit_idle(),
+        }
+        for m in &mut out.as_mut_slice()[start..] {
+            m.set_port(self.port);
+        }
+        out.len() - start
+    }
+}
+
+/// Transmit queue: the guest's rx ring.
+struct XenTx {
+    reader: Reader<GuestRxRing<SimPlatform>>,
+    counters: Arc<TxCounters>,
+}
+
+impl TxQueue for XenTx {
+    fn tx_burst(&mut self, pkts: &mut Burst<Mbuf>) -> usize {
+        match self.reader.enter() {
+            Some(t) => {
+                let n = t.tx_burst(pkts, &self.counters);
+                self.reader.exit(0);
+                n
+            }
+            None => {
+                self.reader.exit_idle();
+                drop_all(pkts, &self.counters)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<XenArgs, PmdError> {
+        XenArgs::parse(&s.parse::<Devargs>().unwrap())
+    }
+
+    #[test]
+    fn devargs_errors_name_the_key() {
+        let a = parse("net_vpmd_xen0,domid=5,devid=1,queues=2,sim=/tmp/x").unwrap();
+        assert_eq!(
+            (a.cfg.frontend, a.cfg.devid, a.cfg.max_queues),
+            (DomId(5), 1, 2)
+        );
+        for (s, key) in [
+            ("net_vpmd_xen0,sim=/x", "domid"),
+            ("net_vpmd_xen0,domid=0,sim=/x", "domid"),
+            ("net_vpmd_xen0,domid=x,sim=/x", "domid"),
+            ("net_vpmd_xen0,domid=5", "sim"),
+            ("net_vpmd_xen0,domid=5,sim=/x,queues=9", "queues"),
+            ("net_vpmd_xen0,domid=5,sim=/x,rate=100/1000", "rate"),
+            (
+                "net_vpmd_xen0,domid=5,sim=/x,copy-threshold=64",
+                "copy-threshold",
+            ),
+            ("net_vpmd_xen0,domid=5,sim=/x,colour=red", "colour"),
+        ] {
+            let e = parse(s).unwrap_err().to_string();
+            assert!(e.contains(key), "{s}: {e}");
+        }
+    }
+}

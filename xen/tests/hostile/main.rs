@@ -1,0 +1,392 @@
+//! Hostile frontends against netback (ANCHORS 2.4, cases 21-26), one test per check.
+//! Each shows the rogue vif disabled with the right reason (carrier off, no more
+//! work) or the bad packet dropped with the right status and counter, and that a
+//! second guest's vif keeps working both ways.
+
+#[path = "../netback/harness.rs"]
+mod harness;
+
+use harness::*;
+use vpmd_xen::backend::FatalReason;
+use vpmd_xen::wire::defs::*;
+use vpmd_xen::wire::grant::GrantRef;
+use vpmd_xen::wire::netif::{ExtraFlags, ExtraInfo, TxFlags, TxRequest};
+use vpmd_xen::wire::Entry;
+
+/// A rogue guest (3) and a well-behaved one (4), both connected.
+fn two(name: &str) -> (Sim, Mempool, Vif, Vif) {
+    let sim = Sim::new(name);
+    let pool = pool();
+    let rogue = connected(&sim, 3);
+    let good = connected(&sim, 4);
+    (sim, pool, rogue, good)
+}
+
+fn req(gref: GrantRef, offset: u16, flags: u16, id: u16, size: u16) -> [u8; 12] {
+    TxRequest {
+        gref,
+        offset,
+        flags: TxFlags(flags),
+        id,
+        size,
+    }
+    .encode()
+}
+
+fn extra(kind: u8, u: [u8; 6]) -> [u8; 12] {
+    ExtraInfo {
+        kind,
+        flags: ExtraFlags::EMPTY,
+        u,
+    }
+    .encode_slot()
+}
+
+/// A granted page holding `len` pattern bytes at `offset`: (id, gref).
+fn page(v: &mut Vif, offset: u16, len: usize) -> (u16, GrantRef) {
+    v.nf.raw_grant(0, offset, &pattern(len as u8, len)).unwrap()
+}
+
+/// A granted page of `len` bytes at `offset`, and a request for it.
+fn slot(v: &mut Vif, offset: u16, len: usize, flags: u16, size: u16) {
+    let (id, gref) = page(v, offset, len);
+    v.nf.raw_put(0, req(gref, offset, flags, id, size)).unwrap();
+}
+
+/// One rx burst on the rogue's queue after it pushed its slots.
+fn serve(v: &mut Vif, pool: &Mempool) -> Vec<Mbuf> {
+    v.nf.raw_push(0).unwrap();
+    let mut b = Burst::with_capacity(32);
+    v.rx_once(pool, &mut b);
+    b.drain().collect()
+}
+
+/// The vif was disabled for `why`: carrier off, and no more work is done for it.
+fn assert_rogue(v: &mut Vif, pool: &Mempool, why: FatalReason) {
+    assert_eq!(v.nb.vif().fatal(), Some(why));
+    assert!(!v.nb.carrier());
+    // Nothing more is taken from its ring, and packets for it are dropped.
+    let data = pattern(1, 100);
+    v.nf.send(0, &TxPacket::new(&data)).unwrap();
+    let mut b = Burst::with_capacity(8);
+    assert_eq!(v.rx_once(pool, &mut b), 0);
+    let mut out = Burst::with_capacity(8);
+    out.push(mbuf(pool, &data)).unwrap();
+    assert_eq!(v.tx_once(&mut out), 1);
+    assert_eq!(v.txc.errors.get(), 1);
+}
+
+/// The bad packet was answered `NETIF_RSP_ERROR` (`slots` responses) and counted.
+fn assert_dropped(v: &mut Vif, errors: u64) {
+    assert_eq!(v.nb.vif().fatal(), None);
+    assert!(v.nb.carrier());
+    assert_eq!(v.rxc.errors.get(), 1);
+    let mut sink = Vec::new();
+    v.nf.poll(0, &mut sink).unwrap();
+    assert_eq!(v.nf.tx_stats(0).error, errors);
+    assert_eq!(v.nf.tx_in_flight(0), 0);
+}
+
+/// A vif still forwards both ways.
+fn assert_works(v: &mut Vif, pool: &Mempool) {
+    let data = pattern(42, 3000);
+    assert_eq!(bytes(&v.guest_send(pool, &TxPacket::new(&data))), data);
+    let got = v.tx_all(vec![mbuf(pool, &data)]);
+    assert_eq!(got[0].data, data);
+}
+
+// ---- 21: slot counts and ring indexes ----
+
+#[test]
+fn c21_request_count_beyond_the_ring_disables_the_vif() {
+    let (_s, pool, mut rogue, mut good) = two("c21-prod");
+    rogue.nf.raw_set_req_prod(0, 257).unwrap();
+    let mut b = Burst::with_capacity(8);
+    assert_eq!(rogue.rx_once(&pool, &mut b), 0);
+    assert_rogue_after_reset(&mut rogue, &pool, FatalReason::ImpossibleRequests);
+    assert_works(&mut good, &pool);
+}
+
+/// As [`assert_rogue`], for a ring whose `req_prod` was forged.
+fn assert_rogue_after_reset(v: &mut Vif, pool: &Mempool, why: FatalReason) {
+    assert_eq!(v.nb.vif().fatal(), Some(why));
+    assert!(!v.nb.carrier());
+    let mut b = Burst::with_capacity(8);
+    assert_eq!(v.rx_once(pool, &mut b), 0);
+}
+
+/// A packet of `1 + follow` slots of 20 bytes each.
+fn chain(v: &mut Vif, follow: usize) {
+    let total = 20 * (1 + follow);
+    let (id, gref) = page(v, 0, 20);
+    v.nf.raw_put(0, req(gref, 0, NETTXF_MORE_DATA, id, total as u16))
+        .unwrap();
+    for i in 0..follow {
+        let (id, gref) = page(v, 0, 20);
+        let more = if i + 1 < follow { NETTXF_MORE_DATA } else { 0 };
+        v.nf.raw_put(0, req(gref, 0, more, id, 20)).unwrap();
+    }
+}
+
+#[test]
+fn c21_eighteen_following_slots_pass_nineteen_are_dropped() {
+    let (_s, pool, mut rogue, mut good) = two("c21-drop");
+    chain(&mut rogue, 18);
+    let got = serve(&mut rogue, &pool);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].pkt_len(), 20 * 19);
+    chain(&mut rogue, 19);
+    assert!(serve(&mut rogue, &pool).is_empty());
+    assert_eq!(rogue.ends[0].stats.rx_drop_slots.get(), 1);
+    assert_dropped(&mut rogue, 20);
+    assert_works(&mut rogue, &pool);
+    assert_works(&mut good, &pool);
+}
+
+#[test]
+fn c21_more_than_twenty_following_slots_disable_the_vif() {
+    let (_s, pool, mut rogue, mut good) = two("c21-fatal");
+    chain(&mut rogue, 20);
+    assert!(serve(&mut rogue, &pool).is_empty());
+    assert_eq!(
+        rogue.nb.vif().fatal(),
+        None,
+        "20 following slots are only dropped"
+    );
+    chain(&mut rogue, 21);
+    assert!(serve(&mut rogue, &pool).is_empty());
+    assert_rogue(&mut rogue, &pool, FatalReason::TooManySlots);
+    assert_works(&mut good, &pool);
+}
+
+#[test]
+fn c21_more_data_past_req_prod_disables_the_vif() {
+    let (_s, pool, mut rogue, mut good) = two("c21-more");
+    slot(&mut rogue, 0, 100, NETTXF_MORE_DATA, 200);
+    assert!(serve(&mut rogue, &pool).is_empty());
+    assert_rogue(&mut rogue, &pool, FatalReason::ChainBeyondProd);
+    assert_works(&mut good, &pool);
+}
+
+// ---- 22: sizes and offsets ----
+
+#[test]
+fn c22_fragment_larger_than_the_frame_is_dropped() {
+    let (_s, pool, mut rogue, mut good) = two("c22-frag");
+    slot(&mut rogue, 0, 100, NETTXF_MORE_DATA, 100);
+    slot(&mut rogue, 0, 200, 0, 200);
+    assert!(serve(&mut rogue, &pool).is_empty());
+    assert_eq!(rogue.ends[0].stats.rx_drop_frag_size.get(), 1);
+    assert_dropped(&mut rogue, 2);
+    assert_works(&mut good, &pool);
+}
+
+#[test]
+fn c22_fragment_crossing_its_page_disables_the_vif() {
+    let (_s, pool, mut rogue, mut good) = two("c22-cross");
+    slot(&mut rogue, 0, 100, NETTXF_MORE_DATA, 300);
+    slot(&mut rogue, 4000, 96, 0, 200);
+    assert!(serve(&mut rogue, &pool).is_empty());
+    assert_rogue(&mut rogue, &pool, FatalReason::CrossPage);
+    assert_works(&mut good, &pool);
+}
+
+#[test]
+fn c22_first_slot_crossing_its_page_disables_the_vif() {
+    let (_s, pool, mut rogue, mut good) = two("c22-cross1");
+    slot(&mut rogue, 4000, 96, 0, 200);
+    assert!(serve(&mut rogue, &pool).is_empty());
+    assert_rogue(&mut rogue, &pool, FatalReason::CrossPage);
+    assert_works(&mut good, &pool);
+}
+
+#[test]
+fn c22_zero_length_fragment_is_skipped_not_delivered() {
+    let (_s, pool, mut rogue, mut good) = two("c22-zero");
+    let a = pattern(60, 60);
+    let b = pattern(40, 40);
+    let (id, gref) = rogue.nf.raw_grant(0, 0, &a).unwrap();
+    rogue
+        .nf
+        .raw_put(0, req(gref, 0, NETTXF_MORE_DATA, id, 100))
+        .unwrap();
+    // A zero-length slot naming a grant that does not exist (XSA-448).
+    rogue
+        .nf
+        .raw_put(0, req(GrantRef(9999), 0, NETTXF_MORE_DATA, 200, 0))
+        .unwrap();
+    let (id, gref) = rogue.nf.raw_grant(0, 0, &b).unwrap();
+    rogue.nf.raw_put(0, req(gref, 0, 0, id, 40)).unwrap();
+    let got = serve(&mut rogue, &pool);
+    assert_eq!(got.len(), 1);
+    assert_eq!(bytes(&got[0]), [a, b].concat());
+    assert_eq!(rogue.ends[0].stats.rx_zero_frags.get(), 1);
+    assert_eq!(rogue.nb.vif().fatal(), None);
+    assert_works(&mut good, &pool);
+}
+
+// ---- 23: extra info ----
+
+fn with_extra(name: &str, x: Option<[u8; 12]>, why: FatalReason) {
+    let (_s, pool, mut rogue, mut good) = two(name);
+    slot(&mut rogue, 0, 100, NETTXF_EXTRA_INFO, 100);
+    if let Some(x) = x {
+        rogue.nf.raw_put(0, x).unwrap();
+    }
+    assert!(serve(&mut rogue, &pool).is_empty());
+    assert_rogue(&mut rogue, &pool, why);
+    assert_works(&mut good, &pool);
+}
+
+#[test]
+fn c23_extra_of_type_zero_disables_the_vif() {
+    with_extra(
+        "c23-zero",
+        Some(extra(0, [0; 6])),
+        FatalReason::InvalidExtraType,
+    );
+}
+
+#[test]
+fn c23_extra_of_unknown_type_disables_the_vif() {
+    with_extra(
+        "c23-unknown",
+        Some(extra(XEN_NETIF_EXTRA_TYPE_MAX, [0; 6])),
+        FatalReason::InvalidExtraType,
+    );
+}
+
+#[test]
+fn c23_missing_extra_disables_the_vif() {
+    with_extra("c23-missing", None, FatalReason::MissingExtra);
+}
+
+#[test]
+fn c23_gso_of_size_zero_disables_the_vif() {
+    let gso = extra(
+        XEN_NETIF_EXTRA_TYPE_GSO,
+        [0, 0, XEN_NETIF_GSO_TYPE_TCPV4, 0, 0, 0],
+    );
+    with_extra("c23-gso0", Some(gso), FatalReason::GsoSizeZero);
+}
+
+#[test]
+fn c23_gso_of_unknown_type_disables_the_vif() {
+    let gso = extra(XEN_NETIF_EXTRA_TYPE_GSO, [0xa8, 0x05, 9, 0, 0, 0]);
+    with_extra("c23-gsotype", Some(gso), FatalReason::BadGsoType);
+}
+
+// ---- 24: headers ----
+
+#[test]
+fn c24_first_slot_shorter_than_an_ethernet_header_is_dropped() {
+    let (_s, pool, mut rogue, mut good) = two("c24-short");
+    slot(&mut rogue, 0, 10, NETTXF_MORE_DATA, 110);
+    slot(&mut rogue, 0, 100, 0, 100);
+    assert!(serve(&mut rogue, &pool).is_empty());
+    assert_eq!(rogue.ends[0].stats.rx_drop_short.get(), 1);
+    assert_dropped(&mut rogue, 2);
+    assert_works(&mut good, &pool);
+}
+
+// ---- 25: grants ----
+
+#[test]
+fn c25_revoked_grant_drops_the_packet() {
+    let (_s, pool, mut rogue, mut good) = two("c25-revoke");
+    let (id, gref) = page(&mut rogue, 0, 100);
+    rogue.nf.guest().revoke(gref).unwrap();
+    rogue.nf.raw_put(0, req(gref, 0, 0, id, 100)).unwrap();
+    assert!(serve(&mut rogue, &pool).is_empty());
+    assert_eq!(rogue.ends[0].stats.rx_drop_grant.get(), 1);
+    assert_dropped(&mut rogue, 1);
+    assert_works(&mut rogue, &pool);
+    assert_works(&mut good, &pool);
+}
+
+#[test]
+fn c25_revoked_rx_buffer_grants_fail_their_responses_only() {
+    let (_s, pool, mut rogue, mut good) = two("c25-rx-revoke");
+    for g in rogue.nf.raw_rx_grants(0).unwrap() {
+        rogue.nf.guest().revoke(g).unwrap();
+    }
+    let mut b = Burst::with_capacity(8);
+    b.push(mbuf(&pool, &pattern(5, 6000))).unwrap();
+    assert_eq!(rogue.tx_once(&mut b), 1);
+    // Both pages failed: NETIF_RSP_ERROR in their slots, the packet lost.
+    assert_eq!(rogue.ends[0].stats.tx_grant_errors.get(), 2);
+    let mut got = Vec::new();
+    rogue.nf.poll(0, &mut got).unwrap();
+    assert!(got.is_empty());
+    assert_eq!(rogue.nf.rx_stats(0).errors, 1);
+    // A guest's own bad buffers are not a protocol violation.
+    assert_eq!(rogue.nb.vif().fatal(), None);
+    assert!(rogue.nb.carrier());
+    assert_works(&mut good, &pool);
+}
+
+// ---- 26: the guest rx ring ----
+
+#[test]
+fn c26_no_rx_buffers_posted_keeps_packets_with_the_caller() {
+    let sim = Sim::new("c26-empty");
+    let pool = pool();
+    let mut rogue = connected_with(
+        &sim,
+        3,
+        NetfrontConfig {
+            rx_buffers: 0,
+            ..NetfrontConfig::new(0)
+        },
+    );
+    let mut good = connected(&sim, 4);
+    let mut b = Burst::with_capacity(8);
+    b.push(mbuf(&pool, &pattern(1, 100))).unwrap();
+    assert_eq!(rogue.tx_once(&mut b), 0);
+    assert_eq!(b.len(), 1);
+    assert_eq!(rogue.nb.vif().fatal(), None);
+    assert_works(&mut good, &pool);
+}
+
+#[test]
+fn c26_one_free_slot_never_takes_a_packet_needing_two() {
+    let sim = Sim::new("c26-one");
+    let pool = pool();
+    let mut rogue = connected_with(
+        &sim,
+        3,
+        NetfrontConfig {
+            rx_buffers: 1,
+            ..NetfrontConfig::new(0)
+        },
+    );
+    let mut good = connected(&sim, 4);
+    let data = pattern(9, 6000);
+    let mut b = Burst::with_capacity(8);
+    b.push(mbuf(&pool, &data)).unwrap();
+    // XSA-392: one posted buffer and a two-page packet: not taken, nothing consumed.
+    for _ in 0..3 {
+        assert_eq!(rogue.tx_once(&mut b), 0);
+    }
+    assert_eq!(b.len(), 1);
+    rogue.nf.set_rx_buffers(0, 256).unwrap();
+    let mut sink = Vec::new();
+    rogue.nf.poll(0, &mut sink).unwrap();
+    assert_eq!(rogue.tx_once(&mut b), 1);
+    let mut got = Vec::new();
+    rogue.nf.recv(0, &mut got, 1, GUARD).unwrap();
+    assert_eq!(got[0].data, data);
+    assert_works(&mut good, &pool);
+}
+
+#[test]
+fn c26_rx_request_count_beyond_the_ring_disables_the_vif() {
+    let (_s, pool, mut rogue, mut good) = two("c26-prod");
+    rogue.nf.raw_set_rx_req_prod(0, 1000).unwrap();
+    let mut b = Burst::with_capacity(8);
+    b.push(mbuf(&pool, &pattern(1, 100))).unwrap();
+    // Taken and dropped: the vif is dead.
+    assert_eq!(rogue.tx_once(&mut b), 1);
+    assert_rogue_after_reset(&mut rogue, &pool, FatalReason::RxImpossibleRequests);
+    assert_works(&mut good, &pool);
+}

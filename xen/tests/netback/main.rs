@@ -1,0 +1,9 @@
+//! The netback backend against the sim's netfront: the xenbus handshake in both
+//! orders, reconnects and bad keys, and traffic in both directions with every byte
+//! checked, multi-queue and event channels in poll mode.
+
+mod harness;
+
+mod data;
+mod handshake;
+mod queues;
