@@ -64,7 +64,7 @@ impl SplitQueue {
     /// `writable`: the direction every buffer must have. The walk stops early once
     /// `want` bytes are collected (placing a packet needs no more; what follows in the
     /// chain is neither read nor checked) and fails with [`Fault::TooLong`] past `limit`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn walk(
         &mut self,
         head: u16,
