@@ -211,11 +211,50 @@ impl DevargsReader<'_> {
             Some(v) => Err(self.bad(key, v, "expected 0 or 1")),
         }
     }
+
+    /// A MAC address `XX:XX:XX:XX:XX:XX`, or `None` when absent.
+    pub fn mac(&self, key: &str) -> Result<Option<[u8; 6]>, DevargsError> {
+        self.get(key)
+            .map(|v| parse_mac(v).ok_or_else(|| self.bad(key, v, "expected XX:XX:XX:XX:XX:XX")))
+            .transpose()
+    }
+}
+
+/// Parses `XX:XX:XX:XX:XX:XX` (two hex digits per byte), as devargs and xenstore write
+/// MAC addresses.
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = s.split(':');
+    for b in &mut mac {
+        let p = parts.next()?;
+        if p.len() != 2 {
+            return None;
+        }
+        *b = u8::from_str_radix(p, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn macs_parse_strictly() {
+        assert_eq!(
+            parse_mac("00:16:3e:0a:0b:0c"),
+            Some([0, 0x16, 0x3e, 10, 11, 12])
+        );
+        for bad in [
+            "",
+            "00:16:3e:0a:0b",
+            "00:16:3e:0a:0b:0c:0d",
+            "0:16:3e:0a:0b:0c",
+            "zz:16:3e:0a:0b:0c",
+        ] {
+            assert_eq!(parse_mac(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn parses_name_and_pairs() {

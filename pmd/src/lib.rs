@@ -19,7 +19,7 @@ pub mod registry;
 pub mod stats;
 
 pub use dev::{DevInfo, EthDev, Link, PortConf};
-pub use devargs::{Devargs, DevargsError, DevargsReader};
+pub use devargs::{parse_mac, Devargs, DevargsError, DevargsReader};
 pub use error::PmdError;
 pub use port::{Port, PortRx, PortState, PortTx};
 pub use queue::{RxQueue, TxQueue};

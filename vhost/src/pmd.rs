@@ -62,15 +62,6 @@ struct VhostArgs {
     mac: [u8; 6],
 }
 
-fn parse_mac(s: &str) -> Option<[u8; 6]> {
-    let mut mac = [0u8; 6];
-    let mut parts = s.split(':');
-    for b in &mut mac {
-        *b = u8::from_str_radix(parts.next()?, 16).ok()?;
-    }
-    parts.next().is_none().then_some(mac)
-}
-
 impl VhostArgs {
     fn parse(args: &Devargs, port_id: u16) -> Result<Self, PmdError> {
         let r = args.reader(KEYS)?;
@@ -79,10 +70,7 @@ impl VhostArgs {
             return Err(r.bad("iface", iface, "expected a unix socket path").into());
         }
         let [hi, lo] = port_id.to_be_bytes();
-        let mac = match r.get("mac") {
-            None => [0x02, 0x76, 0x70, 0x6d, hi, lo],
-            Some(m) => parse_mac(m).ok_or_else(|| r.bad("mac", m, "expected XX:XX:XX:XX:XX:XX"))?,
-        };
+        let mac = r.mac("mac")?.unwrap_or([0x02, 0x76, 0x70, 0x6d, hi, lo]);
         Ok(Self {
             iface: PathBuf::from(iface),
             queues: r.uint("queues", 1..=MAX_QUEUE_PAIRS, 1)?,

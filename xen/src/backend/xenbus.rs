@@ -14,6 +14,7 @@
 use std::sync::Arc;
 
 use vpmd_fastpath::{handover, Handover, Reader};
+use vpmd_pmd::parse_mac;
 
 use super::ring::VifRingParts;
 use super::rx::GuestTxRing;
@@ -129,20 +130,6 @@ impl<P: Platform> std::fmt::Debug for Netback<P> {
             .field("state", &self.state)
             .finish_non_exhaustive()
     }
-}
-
-/// Parses `aa:bb:cc:dd:ee:ff`.
-pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
-    let mut mac = [0u8; 6];
-    let mut parts = s.split(':');
-    for b in &mut mac {
-        let p = parts.next()?;
-        if p.len() != 2 {
-            return None;
-        }
-        *b = u8::from_str_radix(p, 16).ok()?;
-    }
-    parts.next().is_none().then_some(mac)
 }
 
 /// The backend directory of a vif, as the toolstack creates it.
@@ -548,22 +535,5 @@ mod tests {
         assert_eq!(path(InitWait, Closed), [Closing, Closed]);
         assert_eq!(path(Initialising, Closed), [Closed]);
         assert_eq!(path(Closed, Closing), [Closing]);
-    }
-
-    #[test]
-    fn macs_parse_strictly() {
-        assert_eq!(
-            parse_mac("00:16:3e:0a:0b:0c"),
-            Some([0, 0x16, 0x3e, 10, 11, 12])
-        );
-        for bad in [
-            "",
-            "00:16:3e:0a:0b",
-            "00:16:3e:0a:0b:0c:0d",
-            "0:16:3e:0a:0b:0c",
-            "zz:16:3e:0a:0b:0c",
-        ] {
-            assert_eq!(parse_mac(bad), None, "{bad}");
-        }
     }
 }
