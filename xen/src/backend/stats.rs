@@ -24,6 +24,8 @@ pub struct QueueCounters {
     pub rx_zero_frags: Counter,
     /// Slots of the guest rx ring filled with a failed grant copy.
     pub tx_grant_errors: Counter,
+    /// Bursts that left a packet in the guest tx ring for want of rate-limit credit.
+    pub rx_rate_limited: Counter,
     /// Notifications sent to the frontend.
     pub notify: Counter,
 }
@@ -40,6 +42,7 @@ impl QueueCounters {
             ("rx_drop_grant", &self.rx_drop_grant),
             ("rx_zero_frags", &self.rx_zero_frags),
             ("tx_grant_errors", &self.tx_grant_errors),
+            ("rx_rate_limited", &self.rx_rate_limited),
             ("notify", &self.notify),
         ]
         .into_iter()

@@ -16,6 +16,8 @@ use std::sync::Arc;
 use vpmd_fastpath::{handover, Handover, Reader};
 use vpmd_pmd::parse_mac;
 
+use super::clock::Clock;
+use super::credit::{Credit, Rate};
 use super::ring::VifRingParts;
 use super::rx::GuestTxRing;
 use super::stats::QueueCounters;
@@ -30,7 +32,7 @@ use crate::wire::xenbus::XenbusState;
 pub const MAX_QUEUES: u16 = 8;
 
 /// What the backend offers and whom it serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct BackendConfig {
     /// The frontend's domain.
     pub frontend: DomId,
@@ -40,6 +42,11 @@ pub struct BackendConfig {
     pub max_queues: u16,
     /// `feature-split-event-channels`.
     pub split_evtchn: bool,
+    /// Guest tx rate limit per queue, unless the backend directory's `rate` key
+    /// (`bytes,usec`, the toolstack's) sets one.
+    pub rate: Option<Rate>,
+    /// The time rate-limit credit and the guest rx timers read.
+    pub clock: Clock,
 }
 
 /// Why a vif could not be set up, naming the xenstore key at fault.
@@ -408,6 +415,13 @@ impl<P: Platform> Netback<P> {
             });
         }
         let rx_notify = self.flag("feature-rx-notify")?;
+        let rate = match self.key(&self.be, "rate")? {
+            None => self.cfg.rate,
+            Some(v) => Some(Rate::parse(&v, ',').ok_or(XenbusError::Key {
+                key: format!("{}/rate", self.be),
+                why: "not bytes,usec (both positive)",
+            })?),
+        };
         let offloads = FrontendOffloads {
             gso_tcpv4: self.flag("feature-gso-tcpv4")?,
             gso_tcpv6: self.flag("feature-gso-tcpv6")?,
@@ -472,8 +486,10 @@ impl<P: Platform> Netback<P> {
                 evtchn,
                 vif: Arc::clone(&vif),
                 stats: Arc::clone(&slot.stats),
+                clock: self.cfg.clock.clone(),
             };
-            let rx = GuestTxRing::new(parts(tx_page, tx_ch));
+            let credit = rate.map(|r| Credit::new(r, self.cfg.clock.now()));
+            let rx = GuestTxRing::new(parts(tx_page, tx_ch), credit);
             let tx = GuestRxRing::new(parts(rx_page, rx_ch), offloads);
             slot.rx.start(rx, 0);
             slot.tx.start(tx, 0);

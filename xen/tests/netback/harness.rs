@@ -11,7 +11,7 @@ pub use std::time::{Duration, Instant};
 
 pub use vpmd_mempool::{Burst, HugepagePolicy, Mbuf, Mempool, PoolConfig};
 pub use vpmd_pmd::{RxCounters, TxCounters};
-pub use vpmd_xen::backend::{BackendConfig, Netback, QueueEnds};
+pub use vpmd_xen::backend::{BackendConfig, Clock, Netback, QueueEnds};
 pub use vpmd_xen::netfront::{Netfront, NetfrontConfig, RxPacket, TxPacket};
 pub use vpmd_xen::platform::sim::{
     create_vif, DomainLayout, Guest, Host, SimPaths, SimPlatform, VifSpec,
@@ -95,6 +95,8 @@ pub fn backend_cfg(domid: u16) -> BackendConfig {
         devid: 0,
         max_queues: 1,
         split_evtchn: true,
+        rate: None,
+        clock: Clock::real(),
     }
 }
 
