@@ -7,7 +7,9 @@
 //! (offer `feature-split-event-channels`, default 1), `sim=DIR` (the sim host's socket
 //! directory: the platform; required until a Linux dom0 platform exists),
 //! `rate=BYTES/USEC` (guest tx credit per queue: BYTES every USEC microseconds; the
-//! vif's xenstore `rate` key, if the toolstack wrote one, takes precedence).
+//! vif's xenstore `rate` key, if the toolstack wrote one, takes precedence),
+//! `rx-drain-ms=N` and `rx-stall-ms=N` (the guest rx ring's drain and stall timeouts,
+//! 1..=3600000, default 10000 and 60000, as netback's).
 //! `copy-threshold` is recognised and refused as not supported yet.
 //!
 //! The vif must exist in xenstore (the toolstack's job; in the sim,
@@ -28,10 +30,11 @@ use std::time::Duration;
 use vpmd_fastpath::Reader;
 use vpmd_mempool::{Burst, Mbuf, Mempool};
 use vpmd_pmd::{
-    offload, DevInfo, Devargs, Driver, EthDev, Link, PmdError, PortConf, RxCounters, RxQueue,
-    TxCounters, TxQueue,
+    offload, DevInfo, Devargs, DevargsReader, Driver, EthDev, Link, PmdError, PortConf, RxCounters,
+    RxQueue, TxCounters, TxQueue,
 };
 
+use crate::backend::rx_stall::{DRAIN_DEFAULT, STALL_DEFAULT};
 use crate::backend::tx::drop_all;
 use crate::backend::xenbus::MAX_QUEUES;
 use crate::backend::{
@@ -49,6 +52,8 @@ const KEYS: &[&str] = &[
     "split-evtchn",
     "sim",
     "rate",
+    "rx-drain-ms",
+    "rx-stall-ms",
     "copy-threshold",
 ];
 
@@ -90,11 +95,23 @@ impl XenArgs {
                 max_queues: r.uint("queues", 1..=MAX_QUEUES, 1)?,
                 split_evtchn: r.flag("split-evtchn", true)?,
                 rate,
+                rx_drain: ms(&r, "rx-drain-ms", DRAIN_DEFAULT)?,
+                rx_stall: ms(&r, "rx-stall-ms", STALL_DEFAULT)?,
                 clock: Clock::real(),
             },
             sim: PathBuf::from(sim),
         })
     }
+}
+
+/// A timeout devarg in milliseconds, at most an hour.
+fn ms(r: &DevargsReader<'_>, key: &str, default: Duration) -> Result<Duration, PmdError> {
+    let default = u64::try_from(default.as_millis()).unwrap_or(u64::MAX);
+    Ok(Duration::from_millis(r.uint(
+        key,
+        1..=3_600_000,
+        default,
+    )?))
 }
 
 type Nb = Arc<Mutex<Netback<SimPlatform>>>;
@@ -353,7 +370,12 @@ mod tests {
             (a.cfg.frontend, a.cfg.devid, a.cfg.max_queues, a.cfg.rate),
             (DomId(5), 1, 2, None)
         );
-        let a = parse("net_vpmd_xen0,domid=5,sim=/x,rate=125000/1000").unwrap();
+        assert_eq!(
+            (a.cfg.rx_drain, a.cfg.rx_stall),
+            (Duration::from_secs(10), Duration::from_secs(60))
+        );
+        let a = parse("net_vpmd_xen0,domid=5,sim=/x,rate=125000/1000,rx-stall-ms=5").unwrap();
+        assert_eq!(a.cfg.rx_stall, Duration::from_millis(5));
         assert_eq!(
             a.cfg.rate,
             Some(Rate {

@@ -379,6 +379,108 @@ fn c26_one_free_slot_never_takes_a_packet_needing_two() {
     assert_works(&mut good, &pool);
 }
 
+/// A vif whose frontend keeps `rx_buffers` posted, its backend's timers on `clock`.
+fn starving(sim: &Sim, rx_buffers: u32, drain: Duration, stall: Duration, clock: &Clock) -> Vif {
+    connected_cfg(
+        sim,
+        BackendConfig {
+            rx_drain: drain,
+            rx_stall: stall,
+            clock: clock.clone(),
+            ..backend_cfg(3)
+        },
+        NetfrontConfig {
+            rx_buffers,
+            ..NetfrontConfig::new(0)
+        },
+    )
+}
+
+/// Offers one `len`-byte packet; how many the backend took (sent or dropped).
+fn offer(v: &mut Vif, pool: &Mempool, len: usize) -> usize {
+    let mut b = Burst::with_capacity(8);
+    b.push(mbuf(pool, &pattern(5, len))).unwrap();
+    v.tx_once(&mut b)
+}
+
+/// Posts buffers again: the carrier comes back at the next burst, which delivers.
+fn assert_resumes(v: &mut Vif, pool: &Mempool) {
+    v.nf.set_rx_buffers(0, 256).unwrap();
+    v.nf.poll(0, &mut Vec::new()).unwrap();
+    let data = pattern(6, 6000);
+    let got = v.tx_all(vec![mbuf(pool, &data)]);
+    assert_eq!(got[0].data, data);
+    assert!(v.nb.carrier());
+}
+
+#[test]
+fn c26_no_rx_buffers_drain_after_10_s_and_stall_the_carrier_after_60_s() {
+    let sim = Sim::new("c26-timers");
+    let pool = pool();
+    let clock = Clock::manual();
+    let mut rogue = starving(
+        &sim,
+        0,
+        Duration::from_secs(10),
+        Duration::from_secs(60),
+        &clock,
+    );
+    let mut good = connected(&sim, 4);
+    let stats = Arc::clone(&rogue.nb.queue_stats()[0]);
+    let ms = Duration::from_millis;
+    assert_eq!(offer(&mut rogue, &pool, 100), 0);
+    clock.advance(ms(9_999));
+    assert_eq!(
+        offer(&mut rogue, &pool, 100),
+        0,
+        "kept before the drain timeout"
+    );
+    clock.advance(ms(1));
+    assert_eq!(
+        offer(&mut rogue, &pool, 100),
+        1,
+        "dropped at the drain timeout"
+    );
+    assert_eq!((stats.tx_drained.get(), rogue.txc.errors.get()), (1, 1));
+    assert!(rogue.nb.carrier());
+    clock.advance(ms(49_999));
+    assert_eq!(offer(&mut rogue, &pool, 100), 1);
+    assert!(rogue.nb.carrier(), "not stalled before 60 s");
+    clock.advance(ms(1));
+    assert_eq!(offer(&mut rogue, &pool, 100), 1);
+    assert!(!rogue.nb.carrier(), "stalled at 60 s");
+    assert_eq!((stats.tx_stalls.get(), stats.tx_drained.get()), (1, 3));
+    assert_eq!(
+        rogue.nb.vif().fatal(),
+        None,
+        "a stall is not a protocol violation"
+    );
+    assert_works(&mut good, &pool);
+    assert_resumes(&mut rogue, &pool);
+}
+
+#[test]
+fn c26_one_free_slot_does_not_defeat_the_configured_stall_timer() {
+    let sim = Sim::new("c26-one-stall");
+    let pool = pool();
+    let clock = Clock::manual();
+    let (drain, stall) = (Duration::from_millis(50), Duration::from_millis(200));
+    let mut rogue = starving(&sim, 1, drain, stall, &clock);
+    // A two-page packet never fits the one posted buffer: no progress.
+    assert_eq!(offer(&mut rogue, &pool, 6000), 0);
+    clock.advance(drain);
+    assert_eq!(offer(&mut rogue, &pool, 6000), 1, "drained");
+    clock.advance(stall - drain);
+    assert_eq!(offer(&mut rogue, &pool, 6000), 1);
+    assert!(!rogue.nb.carrier(), "stalled despite the free slot");
+    // The free slot holds a small packet, but the queue stays stalled until the ring
+    // has room for what stalled it.
+    assert_eq!(offer(&mut rogue, &pool, 100), 1);
+    assert!(!rogue.nb.carrier());
+    assert_eq!(rogue.nb.queue_stats()[0].tx_drained.get(), 3);
+    assert_resumes(&mut rogue, &pool);
+}
+
 #[test]
 fn c26_rx_request_count_beyond_the_ring_disables_the_vif() {
     let (_s, pool, mut rogue, mut good) = two("c26-prod");

@@ -22,9 +22,14 @@ pub use vpmd_xen::wire::xenbus::XenbusState;
 
 /// A guest's vif with the backend's data path on queue 0.
 pub fn connected_with(sim: &Sim, domid: u16, cfg: NetfrontConfig) -> Vif {
-    let g = sim.guest(domid);
-    let (mut nb, ends) = probe_backend(sim, domid);
-    let mut nf = Netfront::probe(g, sim.paths(), cfg).unwrap();
+    connected_cfg(sim, backend_cfg(domid), cfg)
+}
+
+/// A vif connected with both ends' configurations.
+pub fn connected_cfg(sim: &Sim, be: BackendConfig, fe: NetfrontConfig) -> Vif {
+    let g = sim.guest(be.frontend.0);
+    let (mut nb, ends) = probe_backend_with(sim, be);
+    let mut nf = Netfront::probe(g, sim.paths(), fe).unwrap();
     handshake(&mut nb, &mut nf);
     Vif::new(nb, ends, nf)
 }
@@ -96,6 +101,8 @@ pub fn backend_cfg(domid: u16) -> BackendConfig {
         max_queues: 1,
         split_evtchn: true,
         rate: None,
+        rx_drain: Duration::from_secs(10),
+        rx_stall: Duration::from_secs(60),
         clock: Clock::real(),
     }
 }
