@@ -1,5 +1,5 @@
-//! Hostile frontends against netback (ANCHORS 2.4, cases 21-26), one test per check.
-//! Each shows the rogue vif disabled with the right reason (carrier off, no more
+//! Hostile frontends against netback (ANCHORS 2.4, cases 21-26 and 28), one test per
+//! check. Each shows the rogue vif disabled with the right reason (carrier off, no more
 //! work) or the bad packet dropped with the right status and counter, and that a
 //! second guest's vif keeps working both ways.
 
@@ -491,4 +491,111 @@ fn c26_rx_request_count_beyond_the_ring_disables_the_vif() {
     assert_eq!(rogue.tx_once(&mut b), 1);
     assert_rogue_after_reset(&mut rogue, &pool, FatalReason::RxImpossibleRequests);
     assert_works(&mut good, &pool);
+}
+
+// ---- 28: xenstore ----
+
+/// A fake frontend's keys for one queue under `dir` ("" for the flat layout).
+fn queue_keys(dir: &str) -> Vec<(String, &'static str)> {
+    [
+        ("tx-ring-ref", "8"),
+        ("rx-ring-ref", "9"),
+        ("event-channel", "1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (format!("{dir}{k}"), v))
+    .collect()
+}
+
+/// The error key of a backend (2 queues allowed) whose frontend wrote `keys`.
+fn c28_error(sim: &Sim, domid: u16, keys: &[(String, &str)]) -> String {
+    let keys: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let cfg = BackendConfig {
+        max_queues: 2,
+        ..backend_cfg(domid)
+    };
+    let nb = fake_frontend_with(sim, cfg, &keys);
+    assert!(!nb.carrier());
+    error_key(sim, &nb)
+}
+
+#[test]
+fn c28_mixed_flat_and_per_queue_keys_close_naming_the_missing_key() {
+    let sim = Sim::new("c28-mixed");
+    let rx_copy = ("request-rx-copy".to_string(), "1");
+    // Two queues announced, flat keys written: queue-0's are missing.
+    let mut keys = queue_keys("");
+    keys.extend([rx_copy.clone(), ("multi-queue-num-queues".into(), "2")]);
+    let e = c28_error(&sim, 3, &keys);
+    assert!(e.contains("queue-0/tx-ring-ref"), "{e}");
+    // One queue (no count), per-queue keys written: the flat ones are missing.
+    let mut keys = queue_keys("queue-0/");
+    keys.push(rx_copy.clone());
+    let e = c28_error(&sim, 4, &keys);
+    assert!(e.contains("vif/0/tx-ring-ref"), "{e}");
+    // Two queues, only queue-0 complete: nothing is mapped, queue-1 is named.
+    let mut keys = queue_keys("queue-0/");
+    keys.extend([rx_copy, ("multi-queue-num-queues".into(), "2")]);
+    let e = c28_error(&sim, 5, &keys);
+    assert!(e.contains("queue-1/tx-ring-ref"), "{e}");
+}
+
+#[test]
+fn c28_malformed_mac_refuses_the_vif() {
+    let sim = Sim::new("c28-mac");
+    sim.guest(3);
+    let be = SimPlatform::connect(sim.paths(), DomId::DOM0).unwrap();
+    let dir = vpmd_xen::backend::xenbus::backend_path(DomId::DOM0, DomId(3), 0);
+    for bad in [
+        "",
+        "00:16:3e:00:00",
+        "00:16:3e:00:00:zz",
+        "00-16-3e-00-00-03",
+    ] {
+        be.store()
+            .write(TxId::NONE, &format!("{dir}/mac"), bad.as_bytes())
+            .unwrap();
+        let p = Arc::new(SimPlatform::connect(sim.paths(), DomId::DOM0).unwrap());
+        let Err(e) = Netback::probe(p, backend_cfg(3)) else {
+            panic!("{bad:?} accepted");
+        };
+        let e = e.to_string();
+        assert!(e.contains("/mac"), "{bad:?}: {e}");
+    }
+}
+
+#[test]
+fn c28_state_flapping_never_wedges_the_backend() {
+    let (sim, pool, mut rogue, mut good) = two("c28-flap");
+    let guest = SimPlatform::connect(sim.paths(), DomId(3)).unwrap();
+    let key = format!("{}/state", rogue.nf.path());
+    let states: [&[u8]; 9] = [b"5", b"4", b"1", b"6", b"4", b"3", b"garbage", b"99", b"2"];
+    for round in 0..60 {
+        let s = states[round % states.len()];
+        guest.store().write(TxId::NONE, &key, s).unwrap();
+        // Sometimes several changes arrive before the backend looks: it acts on the
+        // latest only.
+        if round % 3 != 1 {
+            rogue.nb.frontend_changed().unwrap();
+        }
+        let st = rogue.nb.state();
+        assert!(
+            st != XenbusState::Connected || rogue.nb.connected_queues() == 1,
+            "round {round}: {st:?}"
+        );
+        assert!(st == XenbusState::Connected || !rogue.nb.carrier());
+        let mut b = Burst::with_capacity(4);
+        assert_eq!(rogue.rx_once(&pool, &mut b), 0);
+        assert_works(&mut good, &pool);
+    }
+    // The guest settles: it closes and connects afresh (new ports and grants), as a
+    // re-plugged netfront does.
+    guest.store().write(TxId::NONE, &key, b"6").unwrap();
+    rogue.nb.frontend_changed().unwrap();
+    assert_eq!(rogue.nb.state(), XenbusState::Closed);
+    rogue.nf.restart().unwrap();
+    handshake(&mut rogue.nb, &mut rogue.nf);
+    assert!(rogue.nb.carrier());
+    assert_eq!(rogue.nb.vif().fatal(), None);
+    assert_works(&mut rogue, &pool);
 }

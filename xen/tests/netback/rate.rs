@@ -4,7 +4,6 @@
 
 use vpmd_xen::backend::xenbus::backend_path;
 use vpmd_xen::backend::Rate;
-use vpmd_xen::platform::{TxId, XenStore};
 
 use crate::harness::*;
 
