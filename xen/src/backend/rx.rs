@@ -147,6 +147,8 @@ impl<P: Platform> GuestTxRing<P> {
         bufs.clear();
         let max = max.min(out.room());
         let room = usize::from(pool.data_room()).max(ETH_HLEN);
+        // One clock read per burst, for the credit.
+        let now = self.q.clock.now();
         let mut fatal = None;
         let mut delivered = 0;
         while delivered < max && self.q.ring.req_cons != prod {
@@ -165,7 +167,7 @@ impl<P: Platform> GuestTxRing<P> {
             };
             let size = p.len as u64;
             if let Some(c) = &mut self.credit {
-                if !c.ready(size, self.q.clock.now()) {
+                if !c.ready(size, now) {
                     self.q.stats.rx_rate_limited.add(1);
                     self.unwalk(start, marks);
                     break;
