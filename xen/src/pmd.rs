@@ -5,8 +5,12 @@
 //! Devargs: `domid=N` (the frontend's domain, required), `devid=M` (the vif, default
 //! 0), `queues=K` (`multi-queue-max-queues`, 1..=8, default 1), `split-evtchn=0|1`
 //! (offer `feature-split-event-channels`, default 1), `sim=DIR` (the sim host's socket
-//! directory: the platform; required until a Linux dom0 platform exists). `rate` and
-//! `copy-threshold` are recognised and refused as not supported yet.
+//! directory: the platform; required until a Linux dom0 platform exists),
+//! `rate=BYTES/USEC` (guest tx credit per queue: BYTES every USEC microseconds; the
+//! vif's xenstore `rate` key, if the toolstack wrote one, takes precedence),
+//! `rx-drain-ms=N` and `rx-stall-ms=N` (the guest rx ring's drain and stall timeouts,
+//! 1..=3600000, default 10000 and 60000, as netback's).
+//! `copy-threshold` is recognised and refused as not supported yet.
 //!
 //! The vif must exist in xenstore (the toolstack's job; in the sim,
 //! [`create_vif`](crate::platform::sim::create_vif)). A control thread per port serves
@@ -26,13 +30,16 @@ use std::time::Duration;
 use vpmd_fastpath::Reader;
 use vpmd_mempool::{Burst, Mbuf, Mempool};
 use vpmd_pmd::{
-    offload, DevInfo, Devargs, Driver, EthDev, Link, PmdError, PortConf, RxCounters, RxQueue,
-    TxCounters, TxQueue,
+    offload, DevInfo, Devargs, DevargsReader, Driver, EthDev, Link, PmdError, PortConf, RxCounters,
+    RxQueue, TxCounters, TxQueue,
 };
 
+use crate::backend::rx_stall::{DRAIN_DEFAULT, STALL_DEFAULT};
 use crate::backend::tx::drop_all;
 use crate::backend::xenbus::MAX_QUEUES;
-use crate::backend::{BackendConfig, GuestRxRing, GuestTxRing, Netback, QueueCounters};
+use crate::backend::{
+    BackendConfig, Clock, GuestRxRing, GuestTxRing, Netback, QueueCounters, Rate,
+};
 use crate::platform::sim::{SimPaths, SimPlatform};
 use crate::platform::{Platform, XenStore};
 use crate::wire::grant::DomId;
@@ -45,6 +52,8 @@ const KEYS: &[&str] = &[
     "split-evtchn",
     "sim",
     "rate",
+    "rx-drain-ms",
+    "rx-stall-ms",
     "copy-threshold",
 ];
 
@@ -63,11 +72,16 @@ impl XenArgs {
         let r = args.reader(KEYS)?;
         r.require("domid")?;
         let domid: u16 = r.uint("domid", 1..=0x7fef, 0)?;
-        for key in ["rate", "copy-threshold"] {
-            if let Some(v) = r.get(key) {
-                return Err(r.bad(key, v, "not supported yet").into());
-            }
+        if let Some(v) = r.get("copy-threshold") {
+            return Err(r.bad("copy-threshold", v, "not supported yet").into());
         }
+        let rate = match r.get("rate") {
+            None => None,
+            Some(v) => Some(
+                Rate::parse(v, '/')
+                    .ok_or_else(|| r.bad("rate", v, "expected BYTES/USEC, both positive"))?,
+            ),
+        };
         let sim = r.require("sim")?;
         if sim.is_empty() {
             return Err(r
@@ -80,10 +94,24 @@ impl XenArgs {
                 devid: r.uint("devid", 0..=u32::MAX, 0)?,
                 max_queues: r.uint("queues", 1..=MAX_QUEUES, 1)?,
                 split_evtchn: r.flag("split-evtchn", true)?,
+                rate,
+                rx_drain: ms(&r, "rx-drain-ms", DRAIN_DEFAULT)?,
+                rx_stall: ms(&r, "rx-stall-ms", STALL_DEFAULT)?,
+                clock: Clock::real(),
             },
             sim: PathBuf::from(sim),
         })
     }
+}
+
+/// A timeout devarg in milliseconds, at most an hour.
+fn ms(r: &DevargsReader<'_>, key: &str, default: Duration) -> Result<Duration, PmdError> {
+    let default = u64::try_from(default.as_millis()).unwrap_or(u64::MAX);
+    Ok(Duration::from_millis(r.uint(
+        key,
+        1..=3_600_000,
+        default,
+    )?))
 }
 
 type Nb = Arc<Mutex<Netback<SimPlatform>>>;
@@ -119,8 +147,8 @@ impl Driver for XenDriver {
             SimPlatform::connect(&SimPaths::in_dir(&a.sim), DomId::DOM0)
                 .map_err(|e| fail(format!("sim={}: {e}", a.sim.display())))?,
         );
-        let (nb, ends) =
-            Netback::probe(Arc::clone(&platform), a.cfg).map_err(|e| fail(e.to_string()))?;
+        let (nb, ends) = Netback::probe(Arc::clone(&platform), a.cfg.clone())
+            .map_err(|e| fail(e.to_string()))?;
         let stats = nb.queue_stats();
         let nb = Arc::new(Mutex::new(nb));
         let stop = Arc::new(AtomicBool::new(false));
@@ -339,8 +367,21 @@ mod tests {
     fn devargs_errors_name_the_key() {
         let a = parse("net_vpmd_xen0,domid=5,devid=1,queues=2,sim=/tmp/x").unwrap();
         assert_eq!(
-            (a.cfg.frontend, a.cfg.devid, a.cfg.max_queues),
-            (DomId(5), 1, 2)
+            (a.cfg.frontend, a.cfg.devid, a.cfg.max_queues, a.cfg.rate),
+            (DomId(5), 1, 2, None)
+        );
+        assert_eq!(
+            (a.cfg.rx_drain, a.cfg.rx_stall),
+            (Duration::from_secs(10), Duration::from_secs(60))
+        );
+        let a = parse("net_vpmd_xen0,domid=5,sim=/x,rate=125000/1000,rx-stall-ms=5").unwrap();
+        assert_eq!(a.cfg.rx_stall, Duration::from_millis(5));
+        assert_eq!(
+            a.cfg.rate,
+            Some(Rate {
+                bytes: 125_000,
+                usec: 1000
+            })
         );
         for (s, key) in [
             ("net_vpmd_xen0,sim=/x", "domid"),
@@ -348,7 +389,18 @@ mod tests {
             ("net_vpmd_xen0,domid=x,sim=/x", "domid"),
             ("net_vpmd_xen0,domid=5", "sim"),
             ("net_vpmd_xen0,domid=5,sim=/x,queues=9", "queues"),
-            ("net_vpmd_xen0,domid=5,sim=/x,rate=100/1000", "rate"),
+            (
+                "net_vpmd_xen0,domid=5,sim=/x,rate=100",
+                "'100' for key 'rate'",
+            ),
+            (
+                "net_vpmd_xen0,domid=5,sim=/x,rate=0/1000",
+                "'0/1000' for key 'rate'",
+            ),
+            (
+                "net_vpmd_xen0,domid=5,sim=/x,rate=1/x",
+                "'1/x' for key 'rate'",
+            ),
             (
                 "net_vpmd_xen0,domid=5,sim=/x,copy-threshold=64",
                 "copy-threshold",

@@ -4,19 +4,27 @@
 //! - [`xenbus`]: feature keys, the backend state machine, connect/disconnect.
 //! - [`rx`]: vpmd's rx, from the guest's tx ring; [`tx`]: vpmd's tx, into the guest's
 //!   rx ring. Directions are named from vpmd's side, as in ethdev.
+//! - [`rx_stall`]: the guest rx ring's drain and stall timers (XSA-392).
+//! - [`credit`]: guest tx rate limiting; [`clock`]: the time it and the guest rx
+//!   timers read, steppable in tests.
 //! - [`ring`]: the backend's end of a shared ring; [`vif`]: the rogue-frontend flag
 //!   shared by a vif's queues; [`stats`]: netback's counters.
 //!
 //! Must never: name a simulator type (only the platform traits), use unsafe code, or
 //! let one frontend's fault reach another vif.
 
+pub mod clock;
+pub mod credit;
 pub mod ring;
 pub mod rx;
+pub mod rx_stall;
 pub mod stats;
 pub mod tx;
 pub mod vif;
 pub mod xenbus;
 
+pub use clock::Clock;
+pub use credit::Rate;
 pub use rx::GuestTxRing;
 pub use stats::QueueCounters;
 pub use tx::{FrontendOffloads, GuestRxRing};

@@ -10,6 +10,7 @@
 use std::sync::atomic::{fence, Ordering};
 use std::sync::Arc;
 
+use super::clock::Clock;
 use super::stats::QueueCounters;
 use super::vif::{FatalReason, VifShared};
 use super::{EvtchnOf, MappingOf};
@@ -105,6 +106,7 @@ pub(crate) struct VifRing<P: Platform> {
     pub domid: DomId,
     pub vif: Arc<VifShared>,
     pub stats: Arc<QueueCounters>,
+    pub clock: Clock,
 }
 
 impl<P: Platform> std::fmt::Debug for VifRing<P> {
@@ -125,6 +127,7 @@ pub(crate) struct VifRingParts<P: Platform> {
     pub evtchn: Arc<EvtchnOf<P>>,
     pub vif: Arc<VifShared>,
     pub stats: Arc<QueueCounters>,
+    pub clock: Clock,
 }
 
 impl<P: Platform> VifRing<P> {
@@ -136,6 +139,7 @@ impl<P: Platform> VifRing<P> {
             domid: p.domid,
             vif: p.vif,
             stats: p.stats,
+            clock: p.clock,
         }
     }
 

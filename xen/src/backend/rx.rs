@@ -4,6 +4,9 @@
 //! netback check, then one grant-copy batch for the burst, then check each copy,
 //! deliver, and answer every request in order.
 //!
+//! With a rate ([`Credit`]), a packet the credit does not cover stays in the ring, as
+//! one without buffers does, until a later burst finds the credit replenished.
+//!
 //! Errors come in netback's two tiers: a bad packet is answered `NETIF_RSP_ERROR` and
 //! dropped (counted); a protocol violation disables the vif ([`FatalReason`]) and its
 //! rings are not touched again.
@@ -21,6 +24,7 @@ use std::sync::Arc;
 use vpmd_mempool::{ol_flags, Burst, PktBuf, PktPool, TxOffload};
 use vpmd_pmd::RxCounters;
 
+use super::credit::Credit;
 use super::reuse_segments;
 use super::ring::{VifRing, VifRingParts};
 use super::vif::{FatalReason, VifShared};
@@ -94,6 +98,8 @@ enum Walk {
 /// The guest tx ring of one queue, with what its burst needs.
 pub struct GuestTxRing<P: Platform> {
     q: VifRing<P>,
+    /// Rate limiting, if the vif has a rate.
+    credit: Option<Credit>,
     fatal_slots: usize,
     // Scratch, reused by every burst.
     reqs: Vec<(u16, Answer)>,
@@ -103,11 +109,13 @@ pub struct GuestTxRing<P: Platform> {
 }
 
 impl<P: Platform> GuestTxRing<P> {
-    /// The ring mapped from `domid`'s grant, notified through `evtchn`.
-    pub(crate) fn new(parts: VifRingParts<P>) -> Self {
+    /// The ring mapped from `domid`'s grant, notified through `evtchn`, its packets
+    /// paid for with `credit` if there is one.
+    pub(crate) fn new(parts: VifRingParts<P>, credit: Option<Credit>) -> Self {
         let n = RingLayout::TX.entries as usize;
         Self {
             q: VifRing::new(parts, RingLayout::TX),
+            credit,
             fatal_slots: FATAL_SKB_SLOTS_DEFAULT,
             reqs: Vec::with_capacity(n),
             data: Vec::with_capacity(n),
@@ -139,6 +147,8 @@ impl<P: Platform> GuestTxRing<P> {
         bufs.clear();
         let max = max.min(out.room());
         let room = usize::from(pool.data_room()).max(ETH_HLEN);
+        // One clock read per burst, for the credit.
+        let now = self.q.clock.now();
         let mut fatal = None;
         let mut delivered = 0;
         while delivered < max && self.q.ring.req_cons != prod {
@@ -155,6 +165,14 @@ impl<P: Platform> GuestTxRing<P> {
                     break;
                 }
             };
+            let size = p.len as u64;
+            if let Some(c) = &mut self.credit {
+                if !c.ready(size, now) {
+                    self.q.stats.rx_rate_limited.add(1);
+                    self.unwalk(start, marks);
+                    break;
+                }
+            }
             if p.drop.is_none() {
                 let b0 = bufs.len();
                 let mut left = p.len;
@@ -171,13 +189,15 @@ impl<P: Platform> GuestTxRing<P> {
                     // Out of buffers: leave the packet in the ring for a later burst.
                     counters.nombuf.add(1);
                     bufs.truncate(b0);
-                    self.q.ring.req_cons = start;
-                    self.reqs.truncate(marks.0);
-                    self.data.truncate(marks.1);
+                    self.unwalk(start, marks);
                     break;
                 }
                 p.bufs = (b0, bufs.len());
                 delivered += 1;
+            }
+            // Dropped packets pay too, as in netback (the charge precedes the checks).
+            if let Some(c) = &mut self.credit {
+                c.charge(size);
             }
             self.pkts.push(p);
         }
@@ -195,6 +215,13 @@ impl<P: Platform> GuestTxRing<P> {
             self.q.fatal(why);
         }
         n
+    }
+
+    /// Puts the packet just walked back in the ring, for a later burst to walk again.
+    fn unwalk(&mut self, start: RingIdx, (reqs, data): (usize, usize)) {
+        self.q.ring.req_cons = start;
+        self.reqs.truncate(reqs);
+        self.data.truncate(data);
     }
 
     /// Walks the packet at `req_cons` (copying each slot once), consuming its slots.

@@ -24,6 +24,13 @@ pub struct QueueCounters {
     pub rx_zero_frags: Counter,
     /// Slots of the guest rx ring filled with a failed grant copy.
     pub tx_grant_errors: Counter,
+    /// Bursts that left a packet in the guest tx ring for want of rate-limit credit.
+    pub rx_rate_limited: Counter,
+    /// Packets dropped because the guest rx ring had no room for the drain timeout, or
+    /// the queue is stalled.
+    pub tx_drained: Counter,
+    /// Times the guest rx stall timer turned the carrier off.
+    pub tx_stalls: Counter,
     /// Notifications sent to the frontend.
     pub notify: Counter,
 }
@@ -40,6 +47,9 @@ impl QueueCounters {
             ("rx_drop_grant", &self.rx_drop_grant),
             ("rx_zero_frags", &self.rx_zero_frags),
             ("tx_grant_errors", &self.tx_grant_errors),
+            ("rx_rate_limited", &self.rx_rate_limited),
+            ("tx_drained", &self.tx_drained),
+            ("tx_stalls", &self.tx_stalls),
             ("notify", &self.notify),
         ]
         .into_iter()

@@ -8,6 +8,9 @@
 //! one for a GSO extra after the first. Packets that do not fit stay with the caller,
 //! as with `rte_eth_tx_burst`.
 //!
+//! A frontend that posts too few buffers for too long has its packets dropped and,
+//! later, its carrier turned off ([`RxTimers`]).
+//!
 //! Must never: read a request slot twice, write outside a response slot, panic on
 //! guest input, or allocate per packet.
 
@@ -16,6 +19,7 @@ use vpmd_pmd::TxCounters;
 
 use super::reuse_segments;
 use super::ring::{VifRing, VifRingParts};
+use super::rx_stall::{Blocked, RxTimers};
 use super::vif::FatalReason;
 use crate::platform::{CopySegment, GrantPtr, Platform};
 use crate::wire::defs::*;
@@ -54,6 +58,7 @@ struct Slot {
 pub struct GuestRxRing<P: Platform> {
     q: VifRing<P>,
     offloads: FrontendOffloads,
+    timers: RxTimers,
     slots: Vec<Slot>,
     grefs: Vec<GrantRef>,
     segs: Vec<CopySegment<'static>>,
@@ -100,11 +105,16 @@ fn csum_flags<B: PktBuf>(m: &B, fe: FrontendOffloads) -> RxFlags {
 
 impl<P: Platform> GuestRxRing<P> {
     /// The ring mapped from `domid`'s grant, notified through `evtchn`.
-    pub(crate) fn new(parts: VifRingParts<P>, offloads: FrontendOffloads) -> Self {
+    pub(crate) fn new(
+        parts: VifRingParts<P>,
+        offloads: FrontendOffloads,
+        timers: RxTimers,
+    ) -> Self {
         let n = RingLayout::RX.entries as usize;
         Self {
             q: VifRing::new(parts, RingLayout::RX),
             offloads,
+            timers,
             slots: Vec::with_capacity(n),
             grefs: Vec::with_capacity(n),
             segs: Vec::with_capacity(2 * n),
@@ -112,21 +122,32 @@ impl<P: Platform> GuestRxRing<P> {
     }
 
     /// Sends as many packets from the front of `pkts` as the posted buffers hold;
-    /// returns how many were taken. A disabled vif takes and drops everything.
+    /// returns how many were taken. A disabled vif takes and drops everything, as does
+    /// a queue past its drain timeout or stalled.
     pub fn tx_burst<B: PktBuf>(&mut self, pkts: &mut Burst<B>, counters: &TxCounters) -> usize {
         let Some(prod) = self.q.live_prod(FatalReason::RxImpossibleRequests) else {
             return drop_all(pkts, counters);
         };
+        let now = self.q.clock.now();
+        let free = |cons: RingIdx| prod.wrapping_sub(cons) as usize;
+        if self.timers.is_stalled() {
+            if !self.timers.resume(free(self.q.ring.req_cons), now) {
+                return self.drain(pkts, counters);
+            }
+            self.q.vif.queue_stalled(false);
+        }
         self.slots.clear();
         let mut segs = reuse_segments(std::mem::take(&mut self.segs));
         let mut taken = 0;
         let mut bytes = 0u64;
+        let mut blocked = None;
         for m in pkts.as_slice() {
             let len = m.pkt_len() as usize;
             let gso = gso_of(m, self.offloads);
             let data_slots = len.div_ceil(XEN_PAGE_SIZE).max(1);
             let need = data_slots + usize::from(gso.is_some());
-            if (prod.wrapping_sub(self.q.ring.req_cons) as usize) < need {
+            if free(self.q.ring.req_cons) < need {
+                blocked = Some(need);
                 break;
             }
             if self.plan(m, gso, data_slots, &mut segs).is_err() {
@@ -153,7 +174,29 @@ impl<P: Platform> GuestRxRing<P> {
         pkts.take_front(taken).for_each(drop);
         counters.packets.add(taken as u64);
         counters.bytes.add(bytes);
-        taken
+        match blocked {
+            Some(need) if taken == 0 => match self.timers.blocked(need, now) {
+                Blocked::Keep => taken,
+                Blocked::Drain => self.drain(pkts, counters),
+                Blocked::Stall => {
+                    log::warn!("vif {}: guest rx ring stalled", self.q.domid.0);
+                    self.q.stats.tx_stalls.add(1);
+                    self.q.vif.queue_stalled(true);
+                    self.drain(pkts, counters)
+                }
+            },
+            _ => {
+                self.timers.progress(now);
+                taken
+            }
+        }
+    }
+
+    /// Drops every packet the ring has no room for (netback's expired rx queue).
+    fn drain<B: PktBuf>(&mut self, pkts: &mut Burst<B>, counters: &TxCounters) -> usize {
+        let n = drop_all(pkts, counters);
+        self.q.stats.tx_drained.add(n as u64);
+        n
     }
 
     /// Consumes the requests for one packet and builds its copies.

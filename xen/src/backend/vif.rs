@@ -1,5 +1,6 @@
 //! One vif's state shared between its control plane (xenbus) and its data-path queues:
-//! whether the frontend was found rogue, and why.
+//! whether the frontend was found rogue, and why; how many of its queues are stalled
+//! (the guest rx stall timer, which turns the carrier off).
 //!
 //! A fatal error (netback's `xenvif_fatal_tx_err`) disables this vif only: its queues
 //! stop touching its rings, its carrier goes down, and every other vif keeps working
@@ -9,7 +10,7 @@
 //! Must never: re-enable a disabled vif without a new connection (a reconnect from
 //! Closed builds a fresh [`VifShared`]).
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU8, Ordering};
 
 /// Why a frontend was declared rogue. Each is a protocol violation netback treats as
 /// fatal for the vif.
@@ -77,6 +78,7 @@ impl FatalReason {
 #[derive(Debug, Default)]
 pub struct VifShared {
     fatal: AtomicU8,
+    stalled_queues: AtomicU16,
 }
 
 impl VifShared {
@@ -101,6 +103,21 @@ impl VifShared {
     /// The fatal error, if any.
     pub fn fatal(&self) -> Option<FatalReason> {
         FatalReason::from_code(self.fatal.load(Ordering::Acquire))
+    }
+
+    /// A queue stalled (`true`) or resumed (`false`); each queue reports each
+    /// transition once.
+    pub fn queue_stalled(&self, stalled: bool) {
+        if stalled {
+            self.stalled_queues.fetch_add(1, Ordering::AcqRel);
+        } else {
+            self.stalled_queues.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Whether any queue is stalled (netback turns the carrier off for one).
+    pub fn is_stalled(&self) -> bool {
+        self.stalled_queues.load(Ordering::Acquire) != 0
     }
 }
 

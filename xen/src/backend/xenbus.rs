@@ -12,12 +12,16 @@
 //! frontend value unparsed, or keep a mapping after the frontend closed.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use vpmd_fastpath::{handover, Handover, Reader};
 use vpmd_pmd::parse_mac;
 
+use super::clock::Clock;
+use super::credit::{Credit, Rate};
 use super::ring::VifRingParts;
 use super::rx::GuestTxRing;
+use super::rx_stall::RxTimers;
 use super::stats::QueueCounters;
 use super::tx::{FrontendOffloads, GuestRxRing};
 use super::vif::VifShared;
@@ -30,7 +34,7 @@ use crate::wire::xenbus::XenbusState;
 pub const MAX_QUEUES: u16 = 8;
 
 /// What the backend offers and whom it serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct BackendConfig {
     /// The frontend's domain.
     pub frontend: DomId,
@@ -40,6 +44,15 @@ pub struct BackendConfig {
     pub max_queues: u16,
     /// `feature-split-event-channels`.
     pub split_evtchn: bool,
+    /// Guest tx rate limit per queue, unless the backend directory's `rate` key
+    /// (`bytes,usec`, the toolstack's) sets one.
+    pub rate: Option<Rate>,
+    /// Guest rx ring drain timeout ([`rx_stall`](super::rx_stall)).
+    pub rx_drain: Duration,
+    /// Guest rx ring stall timeout.
+    pub rx_stall: Duration,
+    /// The time rate-limit credit and the guest rx timers read.
+    pub clock: Clock,
 }
 
 /// Why a vif could not be set up, naming the xenstore key at fault.
@@ -119,7 +132,7 @@ pub struct Netback<P: Platform> {
     connected_queues: u16,
     /// The frontend's `feature-rx-notify`: it notifies when it posts rx buffers.
     /// Without it netback shortens its drain timeout and skips stall detection
-    /// (step 3's timers); a polling backend needs no notification either way.
+    /// ([`RxTimers::new`]); a polling backend needs no notification either way.
     rx_notify: bool,
 }
 
@@ -275,9 +288,9 @@ impl<P: Platform> Netback<P> {
         self.connected_queues
     }
 
-    /// Carrier: connected and not disabled.
+    /// Carrier: connected, not disabled, no queue stalled.
     pub fn carrier(&self) -> bool {
-        self.state == XenbusState::Connected && !self.vif.is_disabled()
+        self.state == XenbusState::Connected && !self.vif.is_disabled() && !self.vif.is_stalled()
     }
 
     /// Per-queue netback counters.
@@ -287,11 +300,11 @@ impl<P: Platform> Netback<P> {
 
     /// Handles the watch events that arrive within `timeout` (the control thread's
     /// loop body); whether one did.
-    pub fn poll_events(&mut self, timeout: std::time::Duration) -> Result<bool, XsError> {
+    pub fn poll_events(&mut self, timeout: Duration) -> Result<bool, XsError> {
         let st = self.platform.store();
         let got = st.read_watch(Some(timeout))?.is_some();
         if got {
-            while st.read_watch(Some(std::time::Duration::ZERO))?.is_some() {}
+            while st.read_watch(Some(Duration::ZERO))?.is_some() {}
             self.frontend_changed()?;
         }
         Ok(got)
@@ -408,6 +421,13 @@ impl<P: Platform> Netback<P> {
             });
         }
         let rx_notify = self.flag("feature-rx-notify")?;
+        let rate = match self.key(&self.be, "rate")? {
+            None => self.cfg.rate,
+            Some(v) => Some(Rate::parse(&v, ',').ok_or(XenbusError::Key {
+                key: format!("{}/rate", self.be),
+                why: "not bytes,usec (both positive)",
+            })?),
+        };
         let offloads = FrontendOffloads {
             gso_tcpv4: self.flag("feature-gso-tcpv4")?,
             gso_tcpv6: self.flag("feature-gso-tcpv6")?,
@@ -472,9 +492,17 @@ impl<P: Platform> Netback<P> {
                 evtchn,
                 vif: Arc::clone(&vif),
                 stats: Arc::clone(&slot.stats),
+                clock: self.cfg.clock.clone(),
             };
-            let rx = GuestTxRing::new(parts(tx_page, tx_ch));
-            let tx = GuestRxRing::new(parts(rx_page, rx_ch), offloads);
+            let credit = rate.map(|r| Credit::new(r, self.cfg.clock.now()));
+            let rx = GuestTxRing::new(parts(tx_page, tx_ch), credit);
+            let timers = RxTimers::new(
+                self.cfg.rx_drain,
+                self.cfg.rx_stall,
+                rx_notify,
+                self.cfg.clock.now(),
+            );
+            let tx = GuestRxRing::new(parts(rx_page, rx_ch), offloads, timers);
             slot.rx.start(rx, 0);
             slot.tx.start(tx, 0);
         }

@@ -1,5 +1,5 @@
-//! Hostile frontends against netback (ANCHORS 2.4, cases 21-26), one test per check.
-//! Each shows the rogue vif disabled with the right reason (carrier off, no more
+//! Hostile frontends against netback (ANCHORS 2.4, cases 21-26 and 28), one test per
+//! check. Each shows the rogue vif disabled with the right reason (carrier off, no more
 //! work) or the bad packet dropped with the right status and counter, and that a
 //! second guest's vif keeps working both ways.
 
@@ -379,6 +379,108 @@ fn c26_one_free_slot_never_takes_a_packet_needing_two() {
     assert_works(&mut good, &pool);
 }
 
+/// A vif whose frontend keeps `rx_buffers` posted, its backend's timers on `clock`.
+fn starving(sim: &Sim, rx_buffers: u32, drain: Duration, stall: Duration, clock: &Clock) -> Vif {
+    connected_cfg(
+        sim,
+        BackendConfig {
+            rx_drain: drain,
+            rx_stall: stall,
+            clock: clock.clone(),
+            ..backend_cfg(3)
+        },
+        NetfrontConfig {
+            rx_buffers,
+            ..NetfrontConfig::new(0)
+        },
+    )
+}
+
+/// Offers one `len`-byte packet; how many the backend took (sent or dropped).
+fn offer(v: &mut Vif, pool: &Mempool, len: usize) -> usize {
+    let mut b = Burst::with_capacity(8);
+    b.push(mbuf(pool, &pattern(5, len))).unwrap();
+    v.tx_once(&mut b)
+}
+
+/// Posts buffers again: the carrier comes back at the next burst, which delivers.
+fn assert_resumes(v: &mut Vif, pool: &Mempool) {
+    v.nf.set_rx_buffers(0, 256).unwrap();
+    v.nf.poll(0, &mut Vec::new()).unwrap();
+    let data = pattern(6, 6000);
+    let got = v.tx_all(vec![mbuf(pool, &data)]);
+    assert_eq!(got[0].data, data);
+    assert!(v.nb.carrier());
+}
+
+#[test]
+fn c26_no_rx_buffers_drain_after_10_s_and_stall_the_carrier_after_60_s() {
+    let sim = Sim::new("c26-timers");
+    let pool = pool();
+    let clock = Clock::manual();
+    let mut rogue = starving(
+        &sim,
+        0,
+        Duration::from_secs(10),
+        Duration::from_secs(60),
+        &clock,
+    );
+    let mut good = connected(&sim, 4);
+    let stats = Arc::clone(&rogue.nb.queue_stats()[0]);
+    let ms = Duration::from_millis;
+    assert_eq!(offer(&mut rogue, &pool, 100), 0);
+    clock.advance(ms(9_999));
+    assert_eq!(
+        offer(&mut rogue, &pool, 100),
+        0,
+        "kept before the drain timeout"
+    );
+    clock.advance(ms(1));
+    assert_eq!(
+        offer(&mut rogue, &pool, 100),
+        1,
+        "dropped at the drain timeout"
+    );
+    assert_eq!((stats.tx_drained.get(), rogue.txc.errors.get()), (1, 1));
+    assert!(rogue.nb.carrier());
+    clock.advance(ms(49_999));
+    assert_eq!(offer(&mut rogue, &pool, 100), 1);
+    assert!(rogue.nb.carrier(), "not stalled before 60 s");
+    clock.advance(ms(1));
+    assert_eq!(offer(&mut rogue, &pool, 100), 1);
+    assert!(!rogue.nb.carrier(), "stalled at 60 s");
+    assert_eq!((stats.tx_stalls.get(), stats.tx_drained.get()), (1, 3));
+    assert_eq!(
+        rogue.nb.vif().fatal(),
+        None,
+        "a stall is not a protocol violation"
+    );
+    assert_works(&mut good, &pool);
+    assert_resumes(&mut rogue, &pool);
+}
+
+#[test]
+fn c26_one_free_slot_does_not_defeat_the_configured_stall_timer() {
+    let sim = Sim::new("c26-one-stall");
+    let pool = pool();
+    let clock = Clock::manual();
+    let (drain, stall) = (Duration::from_millis(50), Duration::from_millis(200));
+    let mut rogue = starving(&sim, 1, drain, stall, &clock);
+    // A two-page packet never fits the one posted buffer: no progress.
+    assert_eq!(offer(&mut rogue, &pool, 6000), 0);
+    clock.advance(drain);
+    assert_eq!(offer(&mut rogue, &pool, 6000), 1, "drained");
+    clock.advance(stall - drain);
+    assert_eq!(offer(&mut rogue, &pool, 6000), 1);
+    assert!(!rogue.nb.carrier(), "stalled despite the free slot");
+    // The free slot holds a small packet, but the queue stays stalled until the ring
+    // has room for what stalled it.
+    assert_eq!(offer(&mut rogue, &pool, 100), 1);
+    assert!(!rogue.nb.carrier());
+    assert_eq!(rogue.nb.queue_stats()[0].tx_drained.get(), 3);
+    assert_resumes(&mut rogue, &pool);
+}
+
 #[test]
 fn c26_rx_request_count_beyond_the_ring_disables_the_vif() {
     let (_s, pool, mut rogue, mut good) = two("c26-prod");
@@ -389,4 +491,111 @@ fn c26_rx_request_count_beyond_the_ring_disables_the_vif() {
     assert_eq!(rogue.tx_once(&mut b), 1);
     assert_rogue_after_reset(&mut rogue, &pool, FatalReason::RxImpossibleRequests);
     assert_works(&mut good, &pool);
+}
+
+// ---- 28: xenstore ----
+
+/// A fake frontend's keys for one queue under `dir` ("" for the flat layout).
+fn queue_keys(dir: &str) -> Vec<(String, &'static str)> {
+    [
+        ("tx-ring-ref", "8"),
+        ("rx-ring-ref", "9"),
+        ("event-channel", "1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (format!("{dir}{k}"), v))
+    .collect()
+}
+
+/// The error key of a backend (2 queues allowed) whose frontend wrote `keys`.
+fn c28_error(sim: &Sim, domid: u16, keys: &[(String, &str)]) -> String {
+    let keys: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let cfg = BackendConfig {
+        max_queues: 2,
+        ..backend_cfg(domid)
+    };
+    let nb = fake_frontend_with(sim, cfg, &keys);
+    assert!(!nb.carrier());
+    error_key(sim, &nb)
+}
+
+#[test]
+fn c28_mixed_flat_and_per_queue_keys_close_naming_the_missing_key() {
+    let sim = Sim::new("c28-mixed");
+    let rx_copy = ("request-rx-copy".to_string(), "1");
+    // Two queues announced, flat keys written: queue-0's are missing.
+    let mut keys = queue_keys("");
+    keys.extend([rx_copy.clone(), ("multi-queue-num-queues".into(), "2")]);
+    let e = c28_error(&sim, 3, &keys);
+    assert!(e.contains("queue-0/tx-ring-ref"), "{e}");
+    // One queue (no count), per-queue keys written: the flat ones are missing.
+    let mut keys = queue_keys("queue-0/");
+    keys.push(rx_copy.clone());
+    let e = c28_error(&sim, 4, &keys);
+    assert!(e.contains("vif/0/tx-ring-ref"), "{e}");
+    // Two queues, only queue-0 complete: nothing is mapped, queue-1 is named.
+    let mut keys = queue_keys("queue-0/");
+    keys.extend([rx_copy, ("multi-queue-num-queues".into(), "2")]);
+    let e = c28_error(&sim, 5, &keys);
+    assert!(e.contains("queue-1/tx-ring-ref"), "{e}");
+}
+
+#[test]
+fn c28_malformed_mac_refuses_the_vif() {
+    let sim = Sim::new("c28-mac");
+    sim.guest(3);
+    let be = SimPlatform::connect(sim.paths(), DomId::DOM0).unwrap();
+    let dir = vpmd_xen::backend::xenbus::backend_path(DomId::DOM0, DomId(3), 0);
+    for bad in [
+        "",
+        "00:16:3e:00:00",
+        "00:16:3e:00:00:zz",
+        "00-16-3e-00-00-03",
+    ] {
+        be.store()
+            .write(TxId::NONE, &format!("{dir}/mac"), bad.as_bytes())
+            .unwrap();
+        let p = Arc::new(SimPlatform::connect(sim.paths(), DomId::DOM0).unwrap());
+        let Err(e) = Netback::probe(p, backend_cfg(3)) else {
+            panic!("{bad:?} accepted");
+        };
+        let e = e.to_string();
+        assert!(e.contains("/mac"), "{bad:?}: {e}");
+    }
+}
+
+#[test]
+fn c28_state_flapping_never_wedges_the_backend() {
+    let (sim, pool, mut rogue, mut good) = two("c28-flap");
+    let guest = SimPlatform::connect(sim.paths(), DomId(3)).unwrap();
+    let key = format!("{}/state", rogue.nf.path());
+    let states: [&[u8]; 9] = [b"5", b"4", b"1", b"6", b"4", b"3", b"garbage", b"99", b"2"];
+    for round in 0..60 {
+        let s = states[round % states.len()];
+        guest.store().write(TxId::NONE, &key, s).unwrap();
+        // Sometimes several changes arrive before the backend looks: it acts on the
+        // latest only.
+        if round % 3 != 1 {
+            rogue.nb.frontend_changed().unwrap();
+        }
+        let st = rogue.nb.state();
+        assert!(
+            st != XenbusState::Connected || rogue.nb.connected_queues() == 1,
+            "round {round}: {st:?}"
+        );
+        assert!(st == XenbusState::Connected || !rogue.nb.carrier());
+        let mut b = Burst::with_capacity(4);
+        assert_eq!(rogue.rx_once(&pool, &mut b), 0);
+        assert_works(&mut good, &pool);
+    }
+    // The guest settles: it closes and connects afresh (new ports and grants), as a
+    // re-plugged netfront does.
+    guest.store().write(TxId::NONE, &key, b"6").unwrap();
+    rogue.nb.frontend_changed().unwrap();
+    assert_eq!(rogue.nb.state(), XenbusState::Closed);
+    rogue.nf.restart().unwrap();
+    handshake(&mut rogue.nb, &mut rogue.nf);
+    assert!(rogue.nb.carrier());
+    assert_eq!(rogue.nb.vif().fatal(), None);
+    assert_works(&mut rogue, &pool);
 }

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use super::harness::*;
-use vpmd_xen::platform::{TxId, XenStore};
 
 fn ping(v: &mut Vif, pool: &Mempool) {
     let data = pattern(7, 1000);
@@ -80,38 +79,6 @@ fn reconnect_after_frontend_closed() {
     handshake(&mut v.nb, &mut v.nf);
     ping(&mut v, &pool);
     ping(&mut v, &pool);
-}
-
-/// A frontend that writes its keys by hand and goes Connected.
-fn fake_frontend(sim: &Sim, domid: u16, keys: &[(&str, &str)]) -> Netback<SimPlatform> {
-    sim.guest(domid);
-    let (mut nb, _ends) = probe_backend(sim, domid);
-    let st = SimPlatform::connect(sim.paths(), DomId(domid)).unwrap();
-    let fe = format!("/local/domain/{domid}/device/vif/0");
-    for (k, v) in keys {
-        st.store()
-            .write(TxId::NONE, &format!("{fe}/{k}"), v.as_bytes())
-            .unwrap();
-    }
-    st.store()
-        .write(TxId::NONE, &format!("{fe}/state"), b"4")
-        .unwrap();
-    let end = Instant::now() + GUARD;
-    while nb.state() != XenbusState::Closing {
-        assert!(Instant::now() < end, "backend in {:?}", nb.state());
-        nb.poll_events(Duration::from_millis(5)).unwrap();
-    }
-    nb
-}
-
-fn error_key(sim: &Sim, nb: &Netback<SimPlatform>) -> String {
-    let st = SimPlatform::connect(sim.paths(), DomId::DOM0).unwrap();
-    String::from_utf8(
-        st.store()
-            .read(TxId::NONE, &format!("{}/error", nb.path()))
-            .unwrap(),
-    )
-    .unwrap()
 }
 
 #[test]

@@ -11,20 +11,25 @@ pub use std::time::{Duration, Instant};
 
 pub use vpmd_mempool::{Burst, HugepagePolicy, Mbuf, Mempool, PoolConfig};
 pub use vpmd_pmd::{RxCounters, TxCounters};
-pub use vpmd_xen::backend::{BackendConfig, Netback, QueueEnds};
+pub use vpmd_xen::backend::{BackendConfig, Clock, Netback, QueueEnds};
 pub use vpmd_xen::netfront::{Netfront, NetfrontConfig, RxPacket, TxPacket};
 pub use vpmd_xen::platform::sim::{
     create_vif, DomainLayout, Guest, Host, SimPaths, SimPlatform, VifSpec,
 };
-pub use vpmd_xen::platform::Platform;
+pub use vpmd_xen::platform::{Platform, TxId, XenStore};
 pub use vpmd_xen::wire::grant::DomId;
 pub use vpmd_xen::wire::xenbus::XenbusState;
 
 /// A guest's vif with the backend's data path on queue 0.
 pub fn connected_with(sim: &Sim, domid: u16, cfg: NetfrontConfig) -> Vif {
-    let g = sim.guest(domid);
-    let (mut nb, ends) = probe_backend(sim, domid);
-    let mut nf = Netfront::probe(g, sim.paths(), cfg).unwrap();
+    connected_cfg(sim, backend_cfg(domid), cfg)
+}
+
+/// A vif connected with both ends' configurations.
+pub fn connected_cfg(sim: &Sim, be: BackendConfig, fe: NetfrontConfig) -> Vif {
+    let g = sim.guest(be.frontend.0);
+    let (mut nb, ends) = probe_backend_with(sim, be);
+    let mut nf = Netfront::probe(g, sim.paths(), fe).unwrap();
     handshake(&mut nb, &mut nf);
     Vif::new(nb, ends, nf)
 }
@@ -95,6 +100,10 @@ pub fn backend_cfg(domid: u16) -> BackendConfig {
         devid: 0,
         max_queues: 1,
         split_evtchn: true,
+        rate: None,
+        rx_drain: Duration::from_secs(10),
+        rx_stall: Duration::from_secs(60),
+        clock: Clock::real(),
     }
 }
 
@@ -289,4 +298,49 @@ pub fn mbuf(pool: &Mempool, data: &[u8]) -> Mbuf {
         }
     }
     head.unwrap()
+}
+
+/// A frontend that writes its keys by hand and goes Connected, against a backend of
+/// guest `domid` with the default configuration; the backend once it gave up
+/// (Closing).
+pub fn fake_frontend(sim: &Sim, domid: u16, keys: &[(&str, &str)]) -> Netback<SimPlatform> {
+    fake_frontend_with(sim, backend_cfg(domid), keys)
+}
+
+/// As [`fake_frontend`], against a backend configured with `cfg`.
+pub fn fake_frontend_with(
+    sim: &Sim,
+    cfg: BackendConfig,
+    keys: &[(&str, &str)],
+) -> Netback<SimPlatform> {
+    let domid = cfg.frontend.0;
+    sim.guest(domid);
+    let (mut nb, _ends) = probe_backend_with(sim, cfg);
+    let st = SimPlatform::connect(sim.paths(), DomId(domid)).unwrap();
+    let fe = format!("/local/domain/{domid}/device/vif/0");
+    for (k, v) in keys {
+        st.store()
+            .write(TxId::NONE, &format!("{fe}/{k}"), v.as_bytes())
+            .unwrap();
+    }
+    st.store()
+        .write(TxId::NONE, &format!("{fe}/state"), b"4")
+        .unwrap();
+    let end = Instant::now() + GUARD;
+    while nb.state() != XenbusState::Closing {
+        assert!(Instant::now() < end, "backend in {:?}", nb.state());
+        nb.poll_events(Duration::from_millis(5)).unwrap();
+    }
+    nb
+}
+
+/// The `error` key the backend wrote.
+pub fn error_key(sim: &Sim, nb: &Netback<SimPlatform>) -> String {
+    let st = SimPlatform::connect(sim.paths(), DomId::DOM0).unwrap();
+    String::from_utf8(
+        st.store()
+            .read(TxId::NONE, &format!("{}/error", nb.path()))
+            .unwrap(),
+    )
+    .unwrap()
 }

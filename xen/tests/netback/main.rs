@@ -7,3 +7,4 @@ mod harness;
 mod data;
 mod handshake;
 mod queues;
+mod rate;
