@@ -19,4 +19,5 @@ bench=target/release/vpmd-bench
 "$bench" --pairs 1 fwd-null --secs 3
 "$bench" --pairs 1 vhost-vs-dpdk --secs 4
 "$bench" --pairs 1 vhost-latency --secs 1 --rates 0.1
+"$bench" --pairs 1 xen --secs 1 --sizes 64
 echo "test: all passed"

@@ -90,6 +90,19 @@ enum Cmd {
         #[arg(long, default_value = "target/vhost-latency.png")]
         plot: PathBuf,
     },
+    /// vpmd's Xen netback PMD with a netfront guest (sim hypervisor), guest TX and RX, vs
+    /// Linux netback's published figures and vpmd's vhost PMD with its own peer.
+    Xen {
+        /// Seconds of traffic per run.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        secs: u64,
+        /// Frame lengths, comma-separated (64: Mpps; others: Gbit/s).
+        #[arg(long, value_delimiter = ',', default_value = "64,1500", value_parser = clap::value_parser!(u16).range(i64::from(MIN_FRAME_LEN)..=1518))]
+        sizes: Vec<u16>,
+        /// Where the sim host's and the vhost-user sockets are created.
+        #[arg(long, default_value = "target/xen-bench")]
+        dir: PathBuf,
+    },
 }
 
 /// An offered rate in Mpps: a number above 0 and at most 100.
@@ -135,6 +148,9 @@ fn main() -> ExitCode {
                 plot,
             },
         ),
+        Cmd::Xen { secs, sizes, dir } => {
+            bench::xen::run(cli.pairs, &bench::xen::Opts { secs, sizes, dir })
+        }
     };
     match figures.and_then(|f| report::finish(&f, cli.json.as_deref())) {
         Ok(()) => ExitCode::SUCCESS,

@@ -129,3 +129,23 @@ pub fn generate(v: &mut Vuser, dur: Duration) -> f64 {
     let secs = (rdtsc() - t0) as f64 / hz;
     (tx.stats().completed - done0) as f64 / secs / 1e6
 }
+
+/// Receives (and drops) whatever the back-end sends for `warmup + measure`; returns the
+/// frames received per second during `measure`, in Mpps.
+pub fn sink(v: &mut Vuser, warmup: Duration, measure: Duration) -> f64 {
+    let (_, rx) = v.queues();
+    let hz = tsc_hz() as f64;
+    let t0 = rdtsc();
+    let start = t0 + (warmup.as_secs_f64() * hz) as u64;
+    let end = start + (measure.as_secs_f64() * hz) as u64;
+    while rdtsc() < start {
+        rx.recv(|_| {});
+    }
+    let got0 = rx.stats().packets;
+    let t1 = rdtsc();
+    while rdtsc() < end {
+        rx.recv(|_| {});
+    }
+    let secs = (rdtsc() - t1) as f64 / hz;
+    (rx.stats().packets - got0) as f64 / secs / 1e6
+}

@@ -37,6 +37,15 @@ pub fn cycles_per_packet(output: &str) -> Option<f64> {
     })
 }
 
+/// The forwarding lcore's busy share in percent that vpmd-fwd printed at stop
+/// (`lcore 1: packets N, busy X%, ...`).
+pub fn busy_percent(output: &str) -> Option<f64> {
+    output.lines().find_map(|l| {
+        let (_, rest) = l.split_once(", busy ")?;
+        rest.split_once('%')?.0.trim().parse().ok()
+    })
+}
+
 /// Median Mpps of port 0 over the samples after the first (warm-up) one.
 pub fn median_mpps(output: &str, nb_ports: usize) -> Result<f64> {
     let s = rx_pps(output, 0, nb_ports);
@@ -46,24 +55,28 @@ pub fn median_mpps(output: &str, nb_ports: usize) -> Result<f64> {
     Ok(median(&s[1..]) / 1e6)
 }
 
-/// Median Mpps of port 0 while traffic flowed: leading zero samples (the peer not yet
-/// connected), the first non-zero one (partial second) and the last one (the peer
-/// stopping) are left out, unless that leaves nothing (a very short run), in which case
-/// every non-zero sample counts.
+/// Median Mpps of port 0 while traffic flowed (see [`active_median`]).
 pub fn active_median_mpps(output: &str, nb_ports: usize) -> Result<f64> {
     let s = rx_pps(output, 0, nb_ports);
-    let first = s.iter().position(|&v| v > 0.0).unwrap_or(s.len());
-    let mut active: Vec<f64> = s
-        .get(first + 1..s.len().saturating_sub(1))
-        .unwrap_or(&[])
-        .to_vec();
+    match active_median(&s) {
+        Some(m) => Ok(m / 1e6),
+        None => bail!("no traffic samples in the output:\n{output}"),
+    }
+}
+
+/// The median of per-second rate samples while traffic flowed: leading and trailing
+/// zero samples (the peer not yet connected, or gone), the first non-zero one (partial
+/// second) and the last non-zero one (the peer stopping) are left out, unless that
+/// leaves nothing (a very short run), in which case every non-zero sample counts. None
+/// if every sample is zero.
+pub fn active_median(s: &[f64]) -> Option<f64> {
+    let first = s.iter().position(|&v| v > 0.0)?;
+    let last = s.iter().rposition(|&v| v > 0.0)?;
+    let mut active: Vec<f64> = s.get(first + 1..last).unwrap_or(&[]).to_vec();
     if active.is_empty() {
         active = s.iter().copied().filter(|&v| v > 0.0).collect();
     }
-    if active.is_empty() {
-        bail!("no traffic samples in the output:\n{output}");
-    }
-    Ok(median(&active) / 1e6)
+    Some(median(&active))
 }
 
 /// A forwarding app running in the background, its stdout collected by a thread.
@@ -115,7 +128,13 @@ pub fn run_for(cmd: Command, secs: u64) -> Result<String> {
 
 /// The vpmd-fwd binary next to this one (both are built by `cargo build --release`).
 pub fn vpmd_fwd() -> Result<PathBuf> {
-    let p = std::env::current_exe()?.with_file_name("vpmd-fwd");
+    sibling_bin("vpmd-fwd")
+}
+
+/// The workspace binary `name` next to this one (built by `cargo build --release
+/// --workspace`).
+pub fn sibling_bin(name: &str) -> Result<PathBuf> {
+    let p = std::env::current_exe()?.with_file_name(name);
     anyhow::ensure!(
         p.exists(),
         "{} not found: build it with `cargo build --release --workspace`",
@@ -226,6 +245,10 @@ mod tests {
         let short = "  Rx-pps: 0   Rx-bps: 0\n  Rx-pps: 7000000   Rx-bps: 0\n";
         assert_eq!(active_median_mpps(short, 1).unwrap(), 7.0);
         assert!(active_median_mpps("  Rx-pps: 0   Rx-bps: 0\n", 1).is_err());
+        assert_eq!(
+            active_median(&[0.0, 4.0, 6.0, 7.0, 5.0, 2.0, 0.0, 0.0]),
+            Some(6.0)
+        );
     }
 
     #[test]
@@ -235,6 +258,8 @@ mod tests {
         let ours =
             "  lcore 1: packets 483984896, busy 100.0%, cycles/packet 22.3, iterations 3781132";
         assert_eq!(cycles_per_packet(ours), Some(22.3));
+        assert_eq!(busy_percent(ours), Some(100.0));
+        assert_eq!(busy_percent(dpdk), None);
         assert_eq!(cycles_per_packet("nothing"), None);
     }
 }

@@ -5,3 +5,4 @@ pub mod mempool;
 pub mod ring;
 pub mod vhost;
 pub mod vhost_latency;
+pub mod xen;

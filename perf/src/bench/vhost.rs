@@ -72,7 +72,9 @@ pub struct Shape {
     pub queues: u16,
 }
 
-fn fwd_args(mode: &str, shape: Shape, io_tx_first: bool) -> Vec<String> {
+/// vpmd-fwd/testpmd application flags: one forwarding core, port 0 looped to itself,
+/// stats every second.
+pub(crate) fn fwd_args(mode: &str, shape: Shape, io_tx_first: bool) -> Vec<String> {
     let q = shape.queues.to_string();
     let mut a: Vec<String> = vec![
         format!("--forward-mode={mode}"),

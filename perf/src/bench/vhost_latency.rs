@@ -55,7 +55,7 @@ pub struct Opts {
 
 /// The two back-ends.
 #[derive(Debug, Clone, Copy)]
-enum Backend {
+pub(crate) enum Backend {
     Vpmd,
     Dpdk,
 }
@@ -135,22 +135,38 @@ fn probe_once(who: Backend, bin: &Path, sock: &Path, o: &Opts, rate: f64) -> Res
     Ok(p)
 }
 
-/// One generator run: Mpps the back-end received (its median Rx-pps).
-fn generate_once(who: Backend, bin: &Path, sock: &Path, o: &Opts) -> Result<f64> {
+/// One saturating run between vpmd's front-end on CPU 0 and `who`, `pkt_len`-byte
+/// frames. Guest TX (`guest_tx`): the front-end sends flat out for `secs` (+1) seconds
+/// into `who` in rxonly; Mpps the back-end received (its median Rx-pps). Guest RX: `who`
+/// in txonly sends into the front-end, which sinks; Mpps the front-end received over
+/// `secs` seconds after the warm-up. Also returns the back-end's output.
+pub(crate) fn saturate_once(
+    who: Backend,
+    bin: &Path,
+    sock: &Path,
+    guest_tx: bool,
+    secs: u64,
+    pkt_len: u16,
+) -> Result<(f64, String)> {
     let cfg = vuser::Config {
-        frame_len: o.pkt_len,
+        frame_len: pkt_len,
         ..vuser::Config::default()
     };
-    let dur = Duration::from_secs(o.secs + 1);
-    let (peer, out) = with_backend(
-        who.command(bin, sock, "rxonly", o.pkt_len),
-        sock,
-        cfg,
-        move |v| Ok(probe::generate(v, dur)),
-    )?;
+    let mode = if guest_tx { "rxonly" } else { "txonly" };
+    let (peer, out) = with_backend(who.command(bin, sock, mode, pkt_len), sock, cfg, move |v| {
+        Ok(if guest_tx {
+            probe::generate(v, Duration::from_secs(secs + 1))
+        } else {
+            probe::sink(v, WARMUP, Duration::from_secs(secs))
+        })
+    })?;
+    if !guest_tx {
+        eprintln!("    {who:?} txonly: front-end received {peer:.2} Mpps");
+        return Ok((peer, out));
+    }
     let mpps = active_median_mpps(&out, 1).with_context(|| format!("{who:?} rxonly"))?;
     eprintln!("    {who:?} generator: back-end {mpps:.2} Mpps, front-end saw {peer:.2} Mpps used");
-    Ok(mpps)
+    Ok((mpps, out))
 }
 
 /// The percentile figures of one rate, from per-run histograms.
@@ -245,8 +261,8 @@ pub fn run(pairs: usize, o: &Opts) -> Result<Vec<Figure>> {
         eprintln!("  generator (front-end txonly -> back-end rxonly):");
         let (a, b) = alternate(
             pairs,
-            || generate_once(Backend::Vpmd, &bin, &sock, o),
-            || generate_once(Backend::Dpdk, &bin, &sock, o),
+            || Ok(saturate_once(Backend::Vpmd, &bin, &sock, true, o.secs, o.pkt_len)?.0),
+            || Ok(saturate_once(Backend::Dpdk, &bin, &sock, true, o.secs, o.pkt_len)?.0),
         )?;
         figs.push(Figure::compare(
             format!("vhost-vuser-guest2host-{}B", o.pkt_len),
