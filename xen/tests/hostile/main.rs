@@ -3,6 +3,9 @@
 //! work) or the bad packet dropped with the right status and counter, and that a
 //! second guest's vif keeps working both ways.
 
+#[path = "../common/host_dir.rs"]
+mod host_dir;
+
 #[path = "../netback/harness.rs"]
 mod harness;
 

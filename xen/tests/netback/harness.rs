@@ -5,7 +5,6 @@
 
 #![allow(dead_code)]
 
-pub use std::path::PathBuf;
 pub use std::sync::Arc;
 pub use std::time::{Duration, Instant};
 
@@ -14,11 +13,13 @@ pub use vpmd_pmd::{RxCounters, TxCounters};
 pub use vpmd_xen::backend::{BackendConfig, Clock, Netback, QueueEnds};
 pub use vpmd_xen::netfront::{Netfront, NetfrontConfig, RxPacket, TxPacket};
 pub use vpmd_xen::platform::sim::{
-    create_vif, DomainLayout, Guest, Host, SimPaths, SimPlatform, VifSpec,
+    create_vif, DomainLayout, Guest, SimPaths, SimPlatform, VifSpec,
 };
 pub use vpmd_xen::platform::{Platform, TxId, XenStore};
 pub use vpmd_xen::wire::grant::DomId;
 pub use vpmd_xen::wire::xenbus::XenbusState;
+
+use crate::host_dir::HostDir;
 
 /// A guest's vif with the backend's data path on queue 0.
 pub fn connected_with(sim: &Sim, domid: u16, cfg: NetfrontConfig) -> Vif {
@@ -44,24 +45,15 @@ pub const LAYOUT: DomainLayout = DomainLayout {
 };
 
 /// A sim host in its own directory, removed afterwards.
-pub struct Sim {
-    host: Option<Host>,
-    dir: PathBuf,
-}
+pub struct Sim(HostDir);
 
 impl Sim {
     pub fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("vpmd-nb-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let host = Host::start(&dir).unwrap();
-        Self {
-            host: Some(host),
-            dir,
-        }
+        Self(HostDir::new("vpmd-nb", name))
     }
 
     pub fn paths(&self) -> &SimPaths {
-        self.host.as_ref().unwrap().paths()
+        self.0.paths()
     }
 
     /// Creates guest `domid` and its vif 0 in xenstore.
@@ -75,13 +67,6 @@ impl Sim {
         let be = SimPlatform::connect(self.paths(), DomId::DOM0).unwrap();
         create_vif(be.store(), &spec(domid)).unwrap();
         Arc::new(g)
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        self.host.take();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -2,6 +2,9 @@
 //! orders, reconnects and bad keys, and traffic in both directions with every byte
 //! checked, multi-queue and event channels in poll mode.
 
+#[path = "../common/host_dir.rs"]
+mod host_dir;
+
 mod harness;
 
 mod data;

@@ -5,6 +5,9 @@
 //! No assertion depends on timing: waits block (with a generous guard against hangs),
 //! and "no event happened" is shown by a later sentinel event arriving first.
 
+#[path = "../common/host_dir.rs"]
+mod host_dir;
+
 mod evtchn;
 mod faults;
 mod grant_copy;
@@ -12,12 +15,13 @@ mod grant_map;
 mod two_processes;
 mod xenstore;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use vpmd_xen::platform::sim::{DomainLayout, Guest, Host, SimPaths, SimPlatform};
+use vpmd_xen::platform::sim::{DomainLayout, Guest, SimPaths, SimPlatform};
 use vpmd_xen::platform::{CopySegment, GrantOps, GrantPtr, Platform};
 use vpmd_xen::wire::grant::{DomId, GrantRef, GrantStatus};
+
+use host_dir::HostDir;
 
 /// Longest any test waits for something that must happen (a hang guard only).
 pub const GUARD: Duration = Duration::from_secs(60);
@@ -32,24 +36,15 @@ pub const LAYOUT: DomainLayout = DomainLayout {
 };
 
 /// A sim host in its own directory, removed afterwards.
-pub struct Sim {
-    host: Option<Host>,
-    dir: PathBuf,
-}
+pub struct Sim(HostDir);
 
 impl Sim {
     pub fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("vpmd-xen-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let host = Host::start(&dir).unwrap();
-        Self {
-            host: Some(host),
-            dir,
-        }
+        Self(HostDir::new("vpmd-xen", name))
     }
 
     pub fn paths(&self) -> &SimPaths {
-        self.host.as_ref().unwrap().paths()
+        self.0.paths()
     }
 
     pub fn guest(&self) -> Guest {
@@ -58,13 +53,6 @@ impl Sim {
 
     pub fn backend(&self) -> SimPlatform {
         SimPlatform::connect(self.paths(), DomId::DOM0).unwrap()
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        self.host.take();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
