@@ -14,7 +14,9 @@
 //!
 //! The vif must exist in xenstore (the toolstack's job; in the sim,
 //! [`create_vif`](crate::platform::sim::create_vif)). A control thread per port serves
-//! the frontend's xenbus events; rings reach the lcores through the handovers
+//! the frontend's xenbus events and its control ring (the hash settings are xstats; a
+//! native application reads the guest's mapping table with
+//! `Netback::ctrl().queue_for_hash`); rings reach the lcores through the handovers
 //! [`Netback`] makes. Packets sent while the vif is not connected are dropped and
 //! counted as errors, as on a link that is down.
 //!
@@ -177,10 +179,20 @@ impl Driver for XenDriver {
     }
 }
 
-/// Serves the vif's xenbus events until `stop`.
+/// Serves the vif's xenbus events and control ring until `stop`.
 fn control_loop(platform: &SimPlatform, nb: &Nb, stop: &AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
-        match platform.store().read_watch(Some(Duration::from_millis(50))) {
+        let wait = {
+            let mut nb = lock(nb);
+            nb.ctrl_mut().serve();
+            // The control ring is polled: look again soon while there is one.
+            if nb.ctrl().has_ring() {
+                Duration::from_millis(5)
+            } else {
+                Duration::from_millis(50)
+            }
+        };
+        match platform.store().read_watch(Some(wait)) {
             Ok(Some(_)) => {
                 if let Err(e) = lock(nb).frontend_changed() {
                     log::error!("xenbus: {e}");
@@ -292,6 +304,7 @@ impl EthDev for XenDev {
         if let Some(r) = nb.vif().fatal() {
             x.push((format!("fatal_error_{}", r.name()), 1));
         }
+        x.extend(nb.ctrl().xstats());
         for (q, s) in self.stats.iter().enumerate() {
             x.extend(s.xstats(q as u16));
         }

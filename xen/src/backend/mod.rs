@@ -7,6 +7,9 @@
 //! - [`rx_stall`]: the guest rx ring's drain and stall timers (XSA-392).
 //! - [`credit`]: guest tx rate limiting; [`clock`]: the time it and the guest rx
 //!   timers read, steppable in tests.
+//! - [`ctrl`]: the control ring (`feature-ctrl-ring`), served by the control plane;
+//!   [`hash`]: the receive-side hash settings it sets and the guest rx path applies;
+//!   [`toeplitz`]: the hash itself.
 //! - [`ring`]: the backend's end of a shared ring; [`vif`]: the rogue-frontend flag
 //!   shared by a vif's queues; [`stats`]: netback's counters.
 //!
@@ -15,16 +18,21 @@
 
 pub mod clock;
 pub mod credit;
+pub mod ctrl;
+pub mod hash;
 pub mod ring;
 pub mod rx;
 pub mod rx_stall;
 pub mod stats;
+pub mod toeplitz;
 pub mod tx;
 pub mod vif;
 pub mod xenbus;
 
 pub use clock::Clock;
 pub use credit::Rate;
+pub use ctrl::{CtrlCounters, CtrlSide};
+pub use hash::HashSettings;
 pub use rx::GuestTxRing;
 pub use stats::QueueCounters;
 pub use tx::{FrontendOffloads, GuestRxRing};

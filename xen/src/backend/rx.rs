@@ -25,13 +25,16 @@ use vpmd_mempool::{ol_flags, Burst, PktBuf, PktPool, TxOffload};
 use vpmd_pmd::RxCounters;
 
 use super::credit::Credit;
+use super::hash::HASH_TYPES;
 use super::reuse_segments;
 use super::ring::{VifRing, VifRingParts};
 use super::vif::{FatalReason, VifShared};
 use crate::platform::{CopySegment, GrantPtr, Platform};
 use crate::wire::defs::*;
 use crate::wire::grant::GrantRef;
-use crate::wire::netif::{Extra, ExtraInfo, GsoInfo, NetifStatus, TxFlags, TxRequest, TxResponse};
+use crate::wire::netif::{
+    Extra, ExtraInfo, GsoInfo, HashInfo, NetifStatus, TxFlags, TxRequest, TxResponse,
+};
 use crate::wire::ring::{RingIdx, RingLayout};
 use crate::wire::Entry;
 
@@ -72,6 +75,8 @@ struct Planned {
     len: usize,
     flags: TxFlags,
     gso: Option<GsoInfo>,
+    /// The frontend's hash of the packet, if it sent one.
+    hash: Option<HashInfo>,
     /// More fragments than a netback skb holds (counted, not an error).
     frag_overflow: bool,
     /// Why it is dropped, if it is.
@@ -233,6 +238,7 @@ impl<P: Platform> GuestTxRing<P> {
         idx = idx.wrapping_add(1);
         self.reqs.push((first.id, Answer::Packet));
         let mut gso = None;
+        let mut hash = None;
         if first.flags.contains(TxFlags::EXTRA_INFO) {
             loop {
                 if idx == prod {
@@ -244,7 +250,8 @@ impl<P: Platform> GuestTxRing<P> {
                 match x.parse() {
                     Err(_) => return Ok(Walk::Fatal(FatalReason::InvalidExtraType)),
                     Ok(Extra::Gso(g)) => gso = Some(g),
-                    // Multicast control is not offered; hash extras are advisory.
+                    Ok(Extra::Hash(h)) => hash = Some(h),
+                    // Multicast control is not offered.
                     Ok(_) => {}
                 }
                 if !x.more() {
@@ -324,6 +331,7 @@ impl<P: Platform> GuestTxRing<P> {
             len: usize::from(first.size),
             flags: first.flags,
             gso,
+            hash,
             frag_overflow,
             drop,
         }))
@@ -440,6 +448,12 @@ impl<P: Platform> GuestTxRing<P> {
                 tso_segsz: g.size,
                 ..TxOffload::default()
             });
+        }
+        // Netback's `skb_set_hash` from a hash extra: only the four defined types.
+        if let Some(h) = p.hash.filter(|h| h.kind < HASH_TYPES) {
+            m.set_rss_hash(u32::from_le_bytes(h.value));
+            flags |= ol_flags::RX_RSS_HASH;
+            self.q.stats.rx_hash_extras.add(1);
         }
         m.set_ol_flags(flags);
     }

@@ -33,6 +33,10 @@ pub struct QueueCounters {
     pub tx_stalls: Counter,
     /// Notifications sent to the frontend.
     pub notify: Counter,
+    /// Guest tx packets that carried a hash extra (set as the buffer's RSS hash).
+    pub rx_hash_extras: Counter,
+    /// Guest rx packets given a hash extra ([`hash`](super::hash)).
+    pub tx_hash_extras: Counter,
 }
 
 impl QueueCounters {
@@ -51,6 +55,8 @@ impl QueueCounters {
             ("tx_drained", &self.tx_drained),
             ("tx_stalls", &self.tx_stalls),
             ("notify", &self.notify),
+            ("rx_hash_extras", &self.rx_hash_extras),
+            ("tx_hash_extras", &self.tx_hash_extras),
         ]
         .into_iter()
         .map(|(n, c)| (format!("q{q}_{n}"), c.get()))

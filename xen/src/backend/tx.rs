@@ -5,8 +5,9 @@
 //! its response, one push and at most one notification per burst.
 //!
 //! A packet takes `ceil(len / 4096)` data slots (each a whole page from offset 0), plus
-//! one for a GSO extra after the first. Packets that do not fit stay with the caller,
-//! as with `rte_eth_tx_burst`.
+//! one per extra after the first: GSO, then the hash when the frontend asked for one
+//! through its control ring ([`hash`](super::hash); netback's order). Packets that do
+//! not fit stay with the caller, as with `rte_eth_tx_burst`.
 //!
 //! A frontend that posts too few buffers for too long has its packets dropped and,
 //! later, its carrier turned off ([`RxTimers`]).
@@ -14,9 +15,12 @@
 //! Must never: read a request slot twice, write outside a response slot, panic on
 //! guest input, or allocate per packet.
 
+use std::sync::Arc;
+
 use vpmd_mempool::{ol_flags, Burst, PktBuf};
 use vpmd_pmd::TxCounters;
 
+use super::hash::{HashShared, HashView};
 use super::reuse_segments;
 use super::ring::{VifRing, VifRingParts};
 use super::rx_stall::{Blocked, RxTimers};
@@ -44,8 +48,8 @@ pub struct FrontendOffloads {
 struct Slot {
     idx: RingIdx,
     id: u16,
-    /// The GSO extra overlaying this slot, or a data slot.
-    extra: Option<GsoInfo>,
+    /// The extra overlaying this slot, or a data slot.
+    extra: Option<ExtraInfo>,
     len: u16,
     flags: RxFlags,
     /// A copy into its page failed: answered `NETIF_RSP_ERROR`.
@@ -59,6 +63,7 @@ pub struct GuestRxRing<P: Platform> {
     q: VifRing<P>,
     offloads: FrontendOffloads,
     timers: RxTimers,
+    hash: HashView,
     slots: Vec<Slot>,
     grefs: Vec<GrantRef>,
     segs: Vec<CopySegment<'static>>,
@@ -104,17 +109,20 @@ fn csum_flags<B: PktBuf>(m: &B, fe: FrontendOffloads) -> RxFlags {
 }
 
 impl<P: Platform> GuestRxRing<P> {
-    /// The ring mapped from `domid`'s grant, notified through `evtchn`.
+    /// The ring mapped from `domid`'s grant, notified through `evtchn`, hashing as
+    /// `hash` says.
     pub(crate) fn new(
         parts: VifRingParts<P>,
         offloads: FrontendOffloads,
         timers: RxTimers,
+        hash: Arc<HashShared>,
     ) -> Self {
         let n = RingLayout::RX.entries as usize;
         Self {
             q: VifRing::new(parts, RingLayout::RX),
             offloads,
             timers,
+            hash: HashView::new(hash),
             slots: Vec::with_capacity(n),
             grefs: Vec::with_capacity(n),
             segs: Vec::with_capacity(2 * n),
@@ -141,21 +149,37 @@ impl<P: Platform> GuestRxRing<P> {
         let mut taken = 0;
         let mut bytes = 0u64;
         let mut blocked = None;
+        let hasher = self.hash.refresh().copied();
+        let mut hashed = 0;
         for m in pkts.as_slice() {
             let len = m.pkt_len() as usize;
             let gso = gso_of(m, self.offloads);
+            // Without hash settings, this one branch is all hashing costs a packet.
+            let hash = match &hasher {
+                None => None,
+                Some(h) => h.extra(m),
+            };
             let data_slots = len.div_ceil(XEN_PAGE_SIZE).max(1);
-            let need = data_slots + usize::from(gso.is_some());
+            let need = data_slots + usize::from(gso.is_some()) + usize::from(hash.is_some());
             if free(self.q.ring.req_cons) < need {
                 blocked = Some(need);
                 break;
             }
-            if self.plan(m, gso, data_slots, &mut segs).is_err() {
+            if self
+                .plan(
+                    m,
+                    [gso.map(Extra::Gso), hash.map(Extra::Hash)],
+                    data_slots,
+                    &mut segs,
+                )
+                .is_err()
+            {
                 // The mapped ring cannot be read: nothing more can be done for it.
                 self.q.fatal(FatalReason::RingAccess);
                 break;
             }
             taken += 1;
+            hashed += u64::from(hash.is_some());
             bytes += len as u64;
         }
         self.q.copy(&mut segs);
@@ -170,6 +194,7 @@ impl<P: Platform> GuestRxRing<P> {
             .sum();
         self.segs = reuse_segments(segs);
         self.q.stats.tx_grant_errors.add(failed);
+        self.q.stats.tx_hash_extras.add(hashed);
         self.answer();
         pkts.take_front(taken).for_each(drop);
         counters.packets.add(taken as u64);
@@ -199,11 +224,12 @@ impl<P: Platform> GuestRxRing<P> {
         n
     }
 
-    /// Consumes the requests for one packet and builds its copies.
+    /// Consumes the requests for one packet (its extras, in order, after the first
+    /// data slot) and builds its copies.
     fn plan<'a, B: PktBuf>(
         &mut self,
         m: &'a B,
-        gso: Option<GsoInfo>,
+        extras: [Option<Extra>; 2],
         data_slots: usize,
         segs: &mut Vec<CopySegment<'a>>,
     ) -> Result<(), crate::platform::shm::ShmError> {
@@ -223,7 +249,7 @@ impl<P: Platform> GuestRxRing<P> {
             };
             if j == 0 {
                 flags |= csum_flags(m, self.offloads);
-                if gso.is_some() {
+                if extras.iter().any(Option::is_some) {
                     flags |= RxFlags::EXTRA_INFO;
                 }
             }
@@ -238,15 +264,17 @@ impl<P: Platform> GuestRxRing<P> {
                 segs: (0, 0),
             });
             if j == 0 {
-                if let Some(g) = gso {
-                    // The extra takes the slot after the first (netback's order).
+                // The extras take the slots after the first (netback's order).
+                let mut left = extras.iter().flatten().count();
+                for &x in extras.iter().flatten() {
+                    left -= 1;
                     let idx = self.q.ring.req_cons;
                     let req = RxRequest::decode(&self.q.ring.copy_slot::<RxRequest>(idx)?);
                     self.q.ring.req_cons = idx.wrapping_add(1);
                     self.slots.push(Slot {
                         idx,
                         id: req.id,
-                        extra: Some(g),
+                        extra: Some(ExtraInfo::new(x, left > 0)),
                         len: 0,
                         flags: RxFlags::EMPTY,
                         failed: false,
@@ -298,7 +326,7 @@ impl<P: Platform> GuestRxRing<P> {
     fn answer(&mut self) {
         for s in &self.slots {
             let bytes: [u8; 8] = match s.extra {
-                Some(g) => ExtraInfo::new(Extra::Gso(g), false).encode(),
+                Some(x) => x.encode(),
                 // Only the status is patched: the flags still chain the packet's
                 // slots, so the frontend drops it whole.
                 None if s.failed => RxResponse {

@@ -37,10 +37,12 @@ pub enum FatalReason {
     RxImpossibleRequests = 9,
     /// A ring page could not be accessed (the mapping went away).
     RingAccess = 10,
+    /// The control ring claims more requests than it holds.
+    CtrlImpossibleRequests = 11,
 }
 
 impl FatalReason {
-    const ALL: [Self; 10] = [
+    const ALL: [Self; 11] = [
         Self::ImpossibleRequests,
         Self::ChainBeyondProd,
         Self::TooManySlots,
@@ -51,6 +53,7 @@ impl FatalReason {
         Self::BadGsoType,
         Self::RxImpossibleRequests,
         Self::RingAccess,
+        Self::CtrlImpossibleRequests,
     ];
 
     /// The xstats-style name.
@@ -66,6 +69,7 @@ impl FatalReason {
             Self::BadGsoType => "bad_gso_type",
             Self::RxImpossibleRequests => "rx_impossible_requests",
             Self::RingAccess => "ring_access",
+            Self::CtrlImpossibleRequests => "ctrl_impossible_requests",
         }
     }
 

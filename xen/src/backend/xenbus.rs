@@ -1,6 +1,7 @@
 //! Netback's xenbus side for one vif: the feature keys it advertises, the backend
 //! state machine, and `connect` (read the frontend's keys, map its rings, bind its
-//! event channels, hand the rings to the data path) (`xenbus.c`, ANCHORS 3.3-3.4).
+//! event channels, hand the data rings to the data path and the control ring, if the
+//! frontend made one, to [`CtrlSide`]) (`xenbus.c`, ANCHORS 3.3-3.4).
 //!
 //! The state moves along the shortest legal path to the target the frontend's state
 //! asks for ([`step_towards`]): Initialising -> InitWait -> Connected -> Closing ->
@@ -19,6 +20,8 @@ use vpmd_pmd::parse_mac;
 
 use super::clock::Clock;
 use super::credit::{Credit, Rate};
+use super::ctrl::{CtrlRing, CtrlSide};
+use super::hash::HashShared;
 use super::ring::VifRingParts;
 use super::rx::GuestTxRing;
 use super::rx_stall::RxTimers;
@@ -134,6 +137,8 @@ pub struct Netback<P: Platform> {
     /// Without it netback shortens its drain timeout and skips stall detection
     /// ([`RxTimers::new`]); a polling backend needs no notification either way.
     rx_notify: bool,
+    /// The control ring and the hash settings it makes.
+    ctrl: CtrlSide<P>,
 }
 
 impl<P: Platform> std::fmt::Debug for Netback<P> {
@@ -206,6 +211,7 @@ impl<P: Platform> Netback<P> {
                     if cfg.split_evtchn { "1" } else { "0" },
                 ),
                 ("multi-queue-max-queues", &max_queues.to_string()),
+                ("feature-ctrl-ring", "1"),
             ] {
                 st.write(tx, &format!("{be}/{k}"), v.as_bytes())?;
             }
@@ -240,6 +246,7 @@ impl<P: Platform> Netback<P> {
             handle,
             connected_queues: 0,
             rx_notify: false,
+            ctrl: CtrlSide::default(),
         };
         nb.platform
             .store()
@@ -293,14 +300,25 @@ impl<P: Platform> Netback<P> {
         self.state == XenbusState::Connected && !self.vif.is_disabled() && !self.vif.is_stalled()
     }
 
+    /// The control side: hash settings, `queue_for_hash`, counters.
+    pub fn ctrl(&self) -> &CtrlSide<P> {
+        &self.ctrl
+    }
+
+    /// The control side, to serve the control ring ([`CtrlSide::serve`]).
+    pub fn ctrl_mut(&mut self) -> &mut CtrlSide<P> {
+        &mut self.ctrl
+    }
+
     /// Per-queue netback counters.
     pub fn queue_stats(&self) -> Vec<Arc<QueueCounters>> {
         self.queues.iter().map(|q| Arc::clone(&q.stats)).collect()
     }
 
-    /// Handles the watch events that arrive within `timeout` (the control thread's
-    /// loop body); whether one did.
+    /// Handles the watch events that arrive within `timeout` and the control ring's
+    /// requests (the control thread's loop body); whether a watch event arrived.
     pub fn poll_events(&mut self, timeout: Duration) -> Result<bool, XsError> {
+        self.ctrl.serve();
         let st = self.platform.store();
         let got = st.read_watch(Some(timeout))?.is_some();
         if got {
@@ -372,6 +390,7 @@ impl<P: Platform> Netback<P> {
             q.rx.stop();
             q.tx.stop();
         }
+        self.ctrl.disconnect();
         self.connected_queues = 0;
     }
 
@@ -454,9 +473,40 @@ impl<P: Platform> Netback<P> {
             };
             keys.push((dir, tx_ref, rx_ref, ports));
         }
+        let ctrl_keys = self.ctrl_keys()?;
         let vif = Arc::new(VifShared::new());
         let dom = self.cfg.frontend;
         let p = &self.platform;
+        let hash = Arc::new(HashShared::new());
+        let ctrl = match ctrl_keys {
+            None => None,
+            Some((ring_ref, port)) => {
+                let res = |what, key: &str, err: String| XenbusError::Resource {
+                    key: format!("{fe}/{key}"),
+                    what,
+                    err,
+                };
+                let page = p
+                    .grants()
+                    .map(dom, &[GrantRef(ring_ref)], true)
+                    .map_err(|e| res("map", "ctrl-ring-ref", e.to_string()))?;
+                let evtchn = p
+                    .events()
+                    .bind_interdomain(dom, Port(port))
+                    .map_err(|e| res("bind", "event-channel-ctrl", e.to_string()))?;
+                let parts = VifRingParts {
+                    platform: Arc::clone(p),
+                    domid: dom,
+                    page,
+                    evtchn: Arc::new(evtchn),
+                    vif: Arc::clone(&vif),
+                    stats: Arc::default(),
+                    clock: self.cfg.clock.clone(),
+                };
+                let counters = Arc::clone(self.ctrl.counters());
+                Some(CtrlRing::new(parts, Arc::clone(&hash), queues, counters))
+            }
+        };
         for (q, (dir, tx_ref, rx_ref, (tx_port, rx_port))) in keys.into_iter().enumerate() {
             let res = |what, key: &str, err: String| XenbusError::Resource {
                 key: format!("{dir}/{key}"),
@@ -502,15 +552,31 @@ impl<P: Platform> Netback<P> {
                 rx_notify,
                 self.cfg.clock.now(),
             );
-            let tx = GuestRxRing::new(parts(rx_page, rx_ch), offloads, timers);
+            let tx = GuestRxRing::new(parts(rx_page, rx_ch), offloads, timers, Arc::clone(&hash));
             slot.rx.start(rx, 0);
             slot.tx.start(tx, 0);
         }
         self.vif = vif;
+        self.ctrl.connected(ctrl, hash, queues);
         self.connected_queues = queues;
         self.rx_notify = rx_notify;
         log::info!("{}: connected, {queues} queue(s)", self.be);
         Ok(())
+    }
+
+    /// The frontend's `ctrl-ring-ref` and `event-channel-ctrl`, both or neither (half
+    /// a pair is an error; netback ignores a lone event channel).
+    fn ctrl_keys(&self) -> Result<Option<(u32, u32)>, XenbusError> {
+        let fe = &self.fe;
+        let ring = self.key(fe, "ctrl-ring-ref")?.is_some();
+        let port = self.key(fe, "event-channel-ctrl")?.is_some();
+        if !ring && !port {
+            return Ok(None);
+        }
+        Ok(Some((
+            self.num(fe, "ctrl-ring-ref")?,
+            self.num(fe, "event-channel-ctrl")?,
+        )))
     }
 
     /// Closes the backend: takes the rings back and writes Closed.

@@ -4,14 +4,17 @@
 //!
 //! Its ring code ([`ring`], [`tx`], [`rx`]) is written from netfront's documented
 //! behaviour, not shared with the backend's, so a bug in one cannot hide in the other.
-//! It also offers what a hostile frontend does (raw slots, a forged `req_prod`).
+//! It also offers what a hostile frontend does (raw slots, a forged `req_prod`), and,
+//! unlike Linux's, a control ring ([`ctrl`]) to set the backend's hashing.
 //!
 //! Guest memory per queue, from [`NetfrontConfig::first_frame`]: the tx ring page, the
-//! rx ring page, one page per tx id, one page per rx slot ([`PAGES_PER_QUEUE`]).
+//! rx ring page, one page per tx id, one page per rx slot ([`PAGES_PER_QUEUE`]); then
+//! the control ring's pages ([`ctrl::CTRL_PAGES`]) if asked for.
 //!
 //! Must never: trust a response's id or size unchecked, or end a grant the backend
 //! still holds (it reports the backend broken instead).
 
+pub mod ctrl;
 pub mod ring;
 pub mod rx;
 pub mod tx;
@@ -84,6 +87,8 @@ pub struct NetfrontConfig {
     pub first_frame: u32,
     /// Rx buffers kept posted per queue (at most 256).
     pub rx_buffers: u32,
+    /// Make a control ring if the backend offers `feature-ctrl-ring`.
+    pub ctrl_ring: bool,
 }
 
 impl NetfrontConfig {
@@ -96,12 +101,14 @@ impl NetfrontConfig {
             split_evtchn: false,
             first_frame: 0,
             rx_buffers: RingLayout::RX.entries,
+            ctrl_ring: false,
         }
     }
 
     /// Guest pages needed.
     pub fn pages(&self) -> u32 {
         u32::from(self.queues.max(1)) * PAGES_PER_QUEUE
+            + if self.ctrl_ring { ctrl::CTRL_PAGES } else { 0 }
     }
 }
 
@@ -129,6 +136,7 @@ pub struct Netfront {
     state: XenbusState,
     backend_state: XenbusState,
     queues: Vec<FrontQueue>,
+    ctrl: Option<ctrl::FrontCtrl>,
     /// Grants the backend still held when the device closed; ended later.
     deferred: Vec<GrantRef>,
 }
@@ -182,6 +190,7 @@ impl Netfront {
             state: XenbusState::Unknown,
             backend_state: XenbusState::Unknown,
             queues: Vec::new(),
+            ctrl: None,
             deferred: Vec::new(),
         };
         nf.switch(XenbusState::Initialising)?;
@@ -330,10 +339,12 @@ impl Netfront {
                 ch_rx,
             });
         }
+        self.ctrl_setup()?;
         let fe = self.fe.clone();
         let st = &self.store;
         let qs = &self.queues;
         transact(st, |tx| {
+            self.ctrl_keys(tx)?;
             for (q, fq) in qs.iter().enumerate() {
                 let dir = if qs.len() == 1 {
                     fe.clone()
@@ -381,6 +392,9 @@ impl Netfront {
             refs.extend(q.tx.granted());
             refs.extend(q.rx.granted());
             self.deferred.extend(refs);
+        }
+        if let Some(c) = self.ctrl.take() {
+            self.deferred.extend([c.ring_ref, c.data_ref]);
         }
         self.deferred
             .retain(|&r| matches!(g.end_access(r), Err(GuestError::InUse(_))));

@@ -1,13 +1,13 @@
 //! Netfront's receive side (`xennet_alloc_rx_buffers`, `xennet_poll`): a page per
 //! ring slot, granted writable and posted with the slot's index as id; responses are
 //! matched to buffers by ring position (netfront ignores the response's id), chains
-//! follow `more_data`, a GSO extra arrives in the slot after the first. A malformed
+//! follow `more_data`, extras (GSO, hash) arrive in the slots after the first. A malformed
 //! response drops the packet and is counted, as netfront does.
 
 use crate::platform::sim::Guest;
 use crate::wire::defs::XEN_PAGE_SIZE;
 use crate::wire::grant::{DomId, GrantRef};
-use crate::wire::netif::{Extra, ExtraInfo, GsoInfo, RxFlags, RxRequest, RxResponse};
+use crate::wire::netif::{Extra, ExtraInfo, GsoInfo, HashInfo, RxFlags, RxRequest, RxResponse};
 use crate::wire::ring::{RingIdx, RingLayout};
 use crate::wire::Entry;
 
@@ -26,6 +26,8 @@ pub struct RxPacket {
     pub flags: RxFlags,
     /// Its GSO extra.
     pub gso: Option<GsoInfo>,
+    /// Its hash extra (a backend hashing for the frontend's control ring settings).
+    pub hash: Option<HashInfo>,
     /// Slots it took (data and extra).
     pub slots: usize,
 }
@@ -134,6 +136,7 @@ impl RxSide {
         let first = RxResponse::decode(&self.ring.get::<8>(mem, cons)?);
         let mut bad = false;
         let mut gso = None;
+        let mut hash = None;
         let mut data = Vec::new();
         let mut slots = 0;
         let mut rsp = first;
@@ -164,6 +167,7 @@ impl RxSide {
                     slots += 1;
                     match x.parse() {
                         Ok(Extra::Gso(gi)) => gso = Some(gi),
+                        Ok(Extra::Hash(h)) => hash = Some(h),
                         Ok(_) => {}
                         Err(_) => bad = true,
                     }
@@ -186,6 +190,7 @@ impl RxSide {
             data,
             flags: first.flags,
             gso,
+            hash,
             slots,
         }))
     }

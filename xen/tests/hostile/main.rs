@@ -1,4 +1,4 @@
-//! Hostile frontends against netback (ANCHORS 2.4, cases 21-26 and 28), one test per
+//! Hostile frontends against netback (ANCHORS 2.4, cases 21-28), one test per
 //! check. Each shows the rogue vif disabled with the right reason (carrier off, no more
 //! work) or the bad packet dropped with the right status and counter, and that a
 //! second guest's vif keeps working both ways.
@@ -10,7 +10,7 @@ mod host_dir;
 mod harness;
 
 use harness::*;
-use vpmd_xen::backend::FatalReason;
+use vpmd_xen::backend::{FatalReason, HashSettings};
 use vpmd_xen::wire::defs::*;
 use vpmd_xen::wire::grant::GrantRef;
 use vpmd_xen::wire::netif::{ExtraFlags, ExtraInfo, TxFlags, TxRequest};
@@ -601,4 +601,175 @@ fn c28_state_flapping_never_wedges_the_backend() {
     assert!(rogue.nb.carrier());
     assert_eq!(rogue.nb.vif().fatal(), None);
     assert_works(&mut rogue, &pool);
+}
+
+// ---- 27: the control ring (XSA-270) ----
+
+const INVALID: u32 = XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
+const OK: u32 = XEN_NETIF_CTRL_STATUS_SUCCESS;
+
+/// A rogue guest (3) with a control ring of `queues` queues, Toeplitz chosen and a
+/// mapping of `size` entries; a well-behaved guest (4).
+fn two_ctrl(name: &str, queues: u16, size: u32) -> (Sim, Mempool, Vif, Vif) {
+    let sim = Sim::new(name);
+    let pool = pool();
+    let mut rogue = ctrl_vif(&sim, 3, queues);
+    let good = connected(&sim, 4);
+    let alg = [XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ, 0, 0];
+    assert_eq!(
+        ctrl(&mut rogue, XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM, alg).0,
+        OK
+    );
+    let size = [size, 0, 0];
+    assert_eq!(
+        ctrl(&mut rogue, XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE, size).0,
+        OK
+    );
+    (sim, pool, rogue, good)
+}
+
+/// `SET_HASH_MAPPING` of `entries` at `offset`, claiming `len` of them.
+fn set_mapping(v: &mut Vif, entries: &[u32], len: u32, offset: u32) -> u32 {
+    let bytes: Vec<u8> = entries.iter().flat_map(|e| e.to_le_bytes()).collect();
+    let gref = v.nf.ctrl_data(&bytes).unwrap();
+    ctrl(
+        v,
+        XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING,
+        [gref.0, len, offset],
+    )
+    .0
+}
+
+/// The rejected requests changed nothing, were counted, and both vifs still work.
+fn assert_refused(
+    rogue: &mut Vif,
+    good: &mut Vif,
+    pool: &Mempool,
+    errors: u64,
+    before: &HashSettings,
+) {
+    assert_eq!(&rogue.nb.ctrl().settings(), before);
+    let x: std::collections::HashMap<_, _> = rogue.nb.ctrl().xstats().into_iter().collect();
+    assert_eq!(x["ctrl_errors"], errors);
+    assert_eq!(rogue.nb.vif().fatal(), None);
+    assert_works(rogue, pool);
+    assert_works(good, pool);
+}
+
+#[test]
+fn c27_hash_key_longer_than_40_bytes_is_refused() {
+    let (_s, pool, mut rogue, mut good) = two_ctrl("c27-key", 1, 0);
+    let before = rogue.nb.ctrl().settings();
+    let gref = rogue.nf.ctrl_data(&[0xaa; 64]).unwrap();
+    for len in [41, 64, 4096, u32::MAX] {
+        let r = ctrl(
+            &mut rogue,
+            XEN_NETIF_CTRL_TYPE_SET_HASH_KEY,
+            [gref.0, len, 0],
+        );
+        assert_eq!(r, (INVALID, 0), "len {len}");
+    }
+    assert_refused(&mut rogue, &mut good, &pool, 4, &before);
+    let r = ctrl(
+        &mut rogue,
+        XEN_NETIF_CTRL_TYPE_SET_HASH_KEY,
+        [gref.0, 40, 0],
+    );
+    assert_eq!(r.0, OK);
+    assert_eq!(rogue.nb.ctrl().settings().key, [0xaa; 40]);
+}
+
+#[test]
+fn c27_mapping_size_over_128_is_refused() {
+    let (_s, pool, mut rogue, mut good) = two_ctrl("c27-size", 1, 8);
+    let before = rogue.nb.ctrl().settings();
+    for size in [129, 4096, u32::MAX] {
+        let r = ctrl(
+            &mut rogue,
+            XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE,
+            [size, 0, 0],
+        );
+        assert_eq!(r.0, INVALID, "size {size}");
+    }
+    assert_refused(&mut rogue, &mut good, &pool, 3, &before);
+    let r = ctrl(
+        &mut rogue,
+        XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING_SIZE,
+        [128, 0, 0],
+    );
+    assert_eq!(r.0, OK);
+}
+
+#[test]
+fn c27_mapping_offset_plus_len_overflow_is_refused() {
+    let (_s, pool, mut rogue, mut good) = two_ctrl("c27-wrap", 1, 8);
+    let before = rogue.nb.ctrl().settings();
+    // offset + len wraps a u32 to a small number; past the table; a len whose byte
+    // count wraps too.
+    for (len, offset) in [
+        (2, u32::MAX),
+        (u32::MAX, 2),
+        (2, 7),
+        (9, 0),
+        (0x4000_0001, 0),
+    ] {
+        assert_eq!(
+            set_mapping(&mut rogue, &[0, 0], len, offset),
+            INVALID,
+            "{len} at {offset}"
+        );
+    }
+    assert_refused(&mut rogue, &mut good, &pool, 5, &before);
+    assert_eq!(set_mapping(&mut rogue, &[0, 0], 2, 6), OK);
+}
+
+#[test]
+fn c27_mapping_entry_naming_a_missing_queue_is_refused_whole() {
+    let (_s, pool, mut rogue, mut good) = two_ctrl("c27-entry", 2, 4);
+    assert_eq!(set_mapping(&mut rogue, &[1, 1, 1, 1], 4, 0), OK);
+    let before = rogue.nb.ctrl().settings();
+    assert_eq!(set_mapping(&mut rogue, &[0, 0, 2, 0], 4, 0), INVALID);
+    assert_eq!(set_mapping(&mut rogue, &[0, u32::MAX], 2, 2), INVALID);
+    assert_refused(&mut rogue, &mut good, &pool, 2, &before);
+    assert_eq!(rogue.nb.ctrl().queue_for_hash(2), Some(1));
+}
+
+#[test]
+fn c27_bad_grants_in_key_and_mapping_requests_are_refused() {
+    let (_s, pool, mut rogue, mut good) = two_ctrl("c27-gref", 1, 4);
+    let before = rogue.nb.ctrl().settings();
+    let r = ctrl(&mut rogue, XEN_NETIF_CTRL_TYPE_SET_HASH_KEY, [9999, 40, 0]);
+    assert_eq!(r.0, INVALID);
+    let r = ctrl(
+        &mut rogue,
+        XEN_NETIF_CTRL_TYPE_SET_HASH_MAPPING,
+        [9999, 4, 0],
+    );
+    assert_eq!(r.0, INVALID);
+    // The data page's grant revoked behind the backend's back.
+    let gref = rogue.nf.ctrl_data(&[0; 16]).unwrap();
+    rogue.nf.guest().revoke(gref).unwrap();
+    let r = ctrl(
+        &mut rogue,
+        XEN_NETIF_CTRL_TYPE_SET_HASH_KEY,
+        [gref.0, 40, 0],
+    );
+    assert_eq!(r.0, INVALID);
+    assert_eq!(set_mapping(&mut rogue, &[0; 4], 4, 0), INVALID);
+    assert_refused(&mut rogue, &mut good, &pool, 4, &before);
+}
+
+#[test]
+fn c27_control_request_count_beyond_the_ring_disables_the_vif() {
+    let (_s, pool, mut rogue, mut good) = two_ctrl("c27-prod", 1, 0);
+    rogue.nf.raw_set_ctrl_req_prod(2 + 129).unwrap();
+    assert_eq!(rogue.nb.ctrl_mut().serve(), 0);
+    assert_rogue_after_reset(&mut rogue, &pool, FatalReason::CtrlImpossibleRequests);
+    // Nothing more is served, and its data rings are dead too.
+    assert_eq!(rogue.nb.ctrl_mut().serve(), 0);
+    let mut out = Burst::with_capacity(8);
+    out.push(mbuf(&pool, &pattern(1, 100))).unwrap();
+    assert_eq!(rogue.tx_once(&mut out), 1);
+    assert_eq!(rogue.txc.errors.get(), 1);
+    assert_works(&mut good, &pool);
 }

@@ -329,3 +329,39 @@ pub fn error_key(sim: &Sim, nb: &Netback<SimPlatform>) -> String {
     )
     .unwrap()
 }
+
+/// Guest `domid` with a vif of `queues` queues and a control ring, connected.
+pub fn ctrl_vif(sim: &Sim, domid: u16, queues: u16) -> Vif {
+    use vpmd_xen::netfront::{ctrl::CTRL_PAGES, PAGES_PER_QUEUE};
+    let g = sim.guest_with(
+        domid,
+        DomainLayout {
+            mem_pages: u32::from(queues) * PAGES_PER_QUEUE + CTRL_PAGES,
+            grant_frames: 3,
+        },
+    );
+    let be = BackendConfig {
+        max_queues: queues,
+        ..backend_cfg(domid)
+    };
+    let (mut nb, ends) = probe_backend_with(sim, be);
+    let fe = NetfrontConfig {
+        queues,
+        split_evtchn: true,
+        ctrl_ring: true,
+        ..NetfrontConfig::new(0)
+    };
+    let mut nf = Netfront::probe(g, sim.paths(), fe).unwrap();
+    handshake(&mut nb, &mut nf);
+    assert!(nf.has_ctrl_ring() && nb.ctrl().has_ring());
+    Vif::new(nb, ends, nf)
+}
+
+/// One control request, served by the backend: its response's status and data.
+pub fn ctrl(v: &mut Vif, kind: u16, data: [u32; 3]) -> (u32, u32) {
+    let id = v.nf.ctrl_send(kind, data).unwrap();
+    assert_eq!(v.nb.ctrl_mut().serve(), 1);
+    let r = v.nf.ctrl_wait(GUARD).unwrap();
+    assert_eq!((r.id, r.kind), (id, kind));
+    (r.status, r.data)
+}

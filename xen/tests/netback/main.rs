@@ -7,6 +7,7 @@ mod host_dir;
 
 mod harness;
 
+mod ctrl;
 mod data;
 mod handshake;
 mod queues;
