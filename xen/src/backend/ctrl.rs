@@ -284,7 +284,9 @@ impl<P: Platform> CtrlSide<P> {
 
     /// The queue the frontend wants a packet of RSS hash `hash` on (its mapping
     /// table), for an application that steers guest-bound packets to queues; `None`
-    /// while the frontend set no algorithm.
+    /// while the frontend set no algorithm. Control-plane speed (a lock and a copy):
+    /// per packet, keep [`CtrlSide::settings`] and ask its
+    /// [`HashSettings::queue_for_hash`].
     pub fn queue_for_hash(&self, hash: u32) -> Option<u16> {
         self.hash.settings().queue_for_hash(hash, self.queues)
     }

@@ -187,7 +187,8 @@ impl HashView {
     pub fn new(shared: Arc<HashShared>) -> Self {
         Self {
             shared,
-            seen: 0,
+            // Not a generation yet: the first burst takes the settings as they are.
+            seen: u32::MAX,
             hasher: None,
         }
     }
