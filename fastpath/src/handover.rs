@@ -115,6 +115,12 @@ impl<T> Reader<T> {
         self.current.as_mut()
     }
 
+    /// The state of the burst in progress (what the last [`enter`](Self::enter) returned).
+    #[inline]
+    pub fn current(&self) -> Option<&T> {
+        self.current.as_ref()
+    }
+
     /// Ends a burst that had state, publishing its position.
     #[inline]
     pub fn exit(&self, report: u64) {
@@ -141,6 +147,7 @@ mod tests {
         r.exit_idle();
         h.start(7, 100);
         assert_eq!(r.enter().copied(), Some(7));
+        assert_eq!(r.current(), Some(&7));
         r.exit(101);
         assert_eq!(h.stop(), 101);
         assert!(r.enter().is_none());

@@ -10,8 +10,9 @@
 //! entry after it, then the settings change whole (XSA-270). A bad request is answered
 //! `INVALID_PARAMETER`; a ring claiming more requests than it holds disables the vif.
 //!
-//! The static grant messages (`*_GREF_MAPPING`) are answered `NOT_SUPPORTED` by
-//! `CtrlRing::staging_grants`, where a staging-grant table will plug in.
+//! The static grant messages (`*_GREF_MAPPING`) set each queue's staging grants
+//! ([`staging`](super::staging)); their list page is copied in (and, for a delete,
+//! the per-entry statuses copied back) the same way.
 //!
 //! Must never: panic on guest input, read a slot twice, or change any setting on a
 //! request it answers with an error.
@@ -22,11 +23,12 @@ use vpmd_pmd::Counter;
 
 use super::hash::{HashSettings, HashShared, MAX_MAPPING_SIZE, SUPPORTED_FLAGS};
 use super::ring::{VifRing, VifRingParts};
+use super::staging::Staging;
 use super::stats::QueueCounters;
 use super::toeplitz::MAX_KEY_SIZE;
 use super::vif::FatalReason;
 use crate::platform::{CopySegment, GrantPtr, Platform};
-use crate::wire::ctrl::{CtrlRequest, CtrlResponse};
+use crate::wire::ctrl::{CtrlRequest, CtrlResponse, GrefEntry};
 use crate::wire::defs::*;
 use crate::wire::grant::GrantRef;
 use crate::wire::ring::RingLayout;
@@ -68,6 +70,8 @@ pub(crate) struct CtrlRing<P: Platform> {
     /// Queues the frontend connected: mapping entries must be below.
     queues: u16,
     counters: Arc<CtrlCounters>,
+    /// Each queue's staging grants.
+    staging: Vec<Staging<P>>,
 }
 
 impl<P: Platform> CtrlRing<P> {
@@ -78,6 +82,7 @@ impl<P: Platform> CtrlRing<P> {
         hash: Arc<HashShared>,
         queues: u16,
         counters: Arc<CtrlCounters>,
+        staging: Vec<Staging<P>>,
     ) -> Self {
         parts.stats = Arc::clone(&counters.ring);
         Self {
@@ -85,6 +90,7 @@ impl<P: Platform> CtrlRing<P> {
             hash,
             queues,
             counters,
+            staging,
         }
     }
 
@@ -156,9 +162,56 @@ impl<P: Platform> CtrlRing<P> {
         (self.hash.update(f), 0)
     }
 
-    /// The static grant messages: not offered yet (no `feature-*` key promises them).
-    fn staging_grants(&mut self, _req: &CtrlRequest) -> (u32, u32) {
-        (XEN_NETIF_CTRL_STATUS_NOT_SUPPORTED, 0)
+    /// `GET_GREF_MAPPING_SIZE`, `ADD_GREF_MAPPING`, `DEL_GREF_MAPPING` for queue
+    /// `data[0]`, the list being `data[2]` entries at the start of page `data[1]`.
+    fn staging_grants(&mut self, req: &CtrlRequest) -> (u32, u32) {
+        const BAD: (u32, u32) = (XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER, 0);
+        let [queue, gref, count] = req.data;
+        if self.staging.get(queue as usize).is_none() {
+            return BAD;
+        }
+        if req.kind == XEN_NETIF_CTRL_TYPE_GET_GREF_MAPPING_SIZE {
+            return (
+                XEN_NETIF_CTRL_STATUS_SUCCESS,
+                self.staging[queue as usize].free(),
+            );
+        }
+        // Checked before the copy: a list is at most one page.
+        let Some(n) = usize::try_from(count)
+            .ok()
+            .filter(|&n| n <= XEN_NETIF_GREF_LIST_MAX)
+        else {
+            return BAD;
+        };
+        let mut bytes = [0u8; XEN_NETIF_GREF_LIST_MAX * GrefEntry::SIZE];
+        let bytes = &mut bytes[..n * GrefEntry::SIZE];
+        if !self.copy_in(GrantRef(gref), bytes) {
+            return BAD;
+        }
+        let mut list: Vec<GrefEntry> = bytes
+            .chunks_exact(GrefEntry::SIZE)
+            .map(|c| {
+                let mut e = [0; GrefEntry::SIZE];
+                e.copy_from_slice(c);
+                GrefEntry::decode(&e)
+            })
+            .collect();
+        let staging = &mut self.staging[queue as usize];
+        let done = if req.kind == XEN_NETIF_CTRL_TYPE_ADD_GREF_MAPPING {
+            staging.add(&mut list)
+        } else {
+            let done = staging.del(&mut list);
+            // Statuses go back to a writable list page; a read-only one keeps them.
+            for (c, e) in bytes.chunks_exact_mut(GrefEntry::SIZE).zip(&list) {
+                c.copy_from_slice(&e.encode());
+            }
+            self.copy_out(bytes, GrantRef(gref));
+            done
+        };
+        match done {
+            Ok(n) => (XEN_NETIF_CTRL_STATUS_SUCCESS, n),
+            Err(status) => (status, 0),
+        }
     }
 
     /// `SET_HASH_KEY`: `len` bytes from the start of page `gref`. Netback answers a key
@@ -195,6 +248,17 @@ impl<P: Platform> CtrlRing<P> {
         }
         let queues = self.queues;
         self.hash.update(|s| s.set_mapping(offset, entries, queues))
+    }
+
+    /// Grant-copies `src` to the start of page `gref` (a failure leaves the page as
+    /// it was, which is all a read-only grant allows).
+    fn copy_out(&self, src: &[u8], gref: GrantRef) {
+        let dst = GrantPtr {
+            domid: self.q.domid,
+            gref,
+            offset: 0,
+        };
+        self.q.copy(&mut [CopySegment::to_grant(src, dst)]);
     }
 
     /// Grant-copies the start of page `gref` into `dst`; whether it worked. Nothing to

@@ -4,6 +4,8 @@
 //! - [`xenbus`]: feature keys, the backend state machine, connect/disconnect.
 //! - [`rx`]: vpmd's rx, from the guest's tx ring; [`tx`]: vpmd's tx, into the guest's
 //!   rx ring. Directions are named from vpmd's side, as in ethdev.
+//! - [`staging`]: grants the frontend keeps mapped (staging grants), copied without
+//!   grant operations.
 //! - [`rx_stall`]: the guest rx ring's drain and stall timers (XSA-392).
 //! - [`credit`]: guest tx rate limiting; [`clock`]: the time it and the guest rx
 //!   timers read, steppable in tests.
@@ -23,6 +25,7 @@ pub mod hash;
 pub mod ring;
 pub mod rx;
 pub mod rx_stall;
+pub mod staging;
 pub mod stats;
 pub mod toeplitz;
 pub mod tx;
@@ -34,6 +37,7 @@ pub use credit::Rate;
 pub use ctrl::{CtrlCounters, CtrlSide};
 pub use hash::HashSettings;
 pub use rx::GuestTxRing;
+pub use staging::{Staging, STAGING_MAX_GRANTS};
 pub use stats::QueueCounters;
 pub use tx::{FrontendOffloads, GuestRxRing};
 pub use vif::{FatalReason, VifShared};

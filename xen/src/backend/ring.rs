@@ -11,6 +11,7 @@ use std::sync::atomic::{fence, Ordering};
 use std::sync::Arc;
 
 use super::clock::Clock;
+use super::staging::{StagedPages, StagingReader};
 use super::stats::QueueCounters;
 use super::vif::{FatalReason, VifShared};
 use super::{EvtchnOf, MappingOf};
@@ -107,6 +108,7 @@ pub(crate) struct VifRing<P: Platform> {
     pub vif: Arc<VifShared>,
     pub stats: Arc<QueueCounters>,
     pub clock: Clock,
+    staged: StagingReader<MappingOf<P>>,
 }
 
 impl<P: Platform> std::fmt::Debug for VifRing<P> {
@@ -128,6 +130,7 @@ pub(crate) struct VifRingParts<P: Platform> {
     pub vif: Arc<VifShared>,
     pub stats: Arc<QueueCounters>,
     pub clock: Clock,
+    pub staged: StagingReader<MappingOf<P>>,
 }
 
 impl<P: Platform> VifRing<P> {
@@ -140,7 +143,28 @@ impl<P: Platform> VifRing<P> {
             vif: p.vif,
             stats: p.stats,
             clock: p.clock,
+            staged: p.staged,
         }
+    }
+
+    /// Starts the part of a burst that reads staged grants: picks up the table the
+    /// control side last published.
+    #[inline]
+    pub fn begin_staged(&mut self) {
+        self.staged.enter();
+    }
+
+    /// The queue's staged grants, between [`begin_staged`](Self::begin_staged) and
+    /// [`end_staged`](Self::end_staged).
+    #[inline]
+    pub fn staged(&self) -> Option<&StagedPages<MappingOf<P>>> {
+        self.staged.current().map(|t| &**t)
+    }
+
+    /// Ends it: the control side may now retire the table this burst read.
+    #[inline]
+    pub fn end_staged(&self) {
+        self.staged.exit_idle();
     }
 
     /// Declares the frontend rogue (netback's `xenvif_fatal_tx_err`).

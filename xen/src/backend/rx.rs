@@ -150,6 +150,7 @@ impl<P: Platform> GuestTxRing<P> {
         self.data.clear();
         self.pkts.clear();
         bufs.clear();
+        self.q.begin_staged();
         let max = max.min(out.room());
         let room = usize::from(pool.data_room()).max(ETH_HLEN);
         // One clock read per burst, for the credit.
@@ -215,6 +216,7 @@ impl<P: Platform> GuestTxRing<P> {
             }
         }
         self.segs = reuse_segments(segs);
+        self.q.end_staged();
         let n = self.finish(bufs, out, counters);
         if let Some(why) = fatal {
             self.q.fatal(why);
@@ -337,9 +339,11 @@ impl<P: Platform> GuestTxRing<P> {
         }))
     }
 
-    /// One copy segment per (slot, buffer) overlap of every packet to deliver.
+    /// One copy segment per (slot, buffer) overlap of every packet to deliver; the
+    /// overlaps in staged grants are copied at once instead.
     fn build_copies<'a, B: PktBuf>(&mut self, bufs: &'a mut [B], segs: &mut Vec<CopySegment<'a>>) {
         let domid = self.q.domid;
+        let staged = self.q.staged();
         let mut rest: &'a mut [B] = bufs;
         for p in self.pkts.iter_mut().filter(|p| p.drop.is_none()) {
             let s0 = segs.len();
@@ -369,7 +373,9 @@ impl<P: Platform> GuestTxRing<P> {
                     let n = left.min(dst.len());
                     let (now, later) = std::mem::take(&mut dst).split_at_mut(n);
                     dst = later;
-                    segs.push(CopySegment::from_grant(ptr, now));
+                    if !staged.is_some_and(|t| t.read(ptr.gref, ptr.offset, now)) {
+                        segs.push(CopySegment::from_grant(ptr, now));
+                    }
                     let next = GrantPtr {
                         offset: ptr.offset.wrapping_add(n as u16),
                         ..ptr

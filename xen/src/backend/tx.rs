@@ -145,6 +145,7 @@ impl<P: Platform> GuestRxRing<P> {
             self.q.vif.queue_stalled(false);
         }
         self.slots.clear();
+        self.q.begin_staged();
         let mut segs = reuse_segments(std::mem::take(&mut self.segs));
         let mut taken = 0;
         let mut bytes = 0u64;
@@ -182,6 +183,7 @@ impl<P: Platform> GuestRxRing<P> {
             hashed += u64::from(hash.is_some());
             bytes += len as u64;
         }
+        self.q.end_staged();
         self.q.copy(&mut segs);
         let failed: u64 = self
             .slots
@@ -225,7 +227,7 @@ impl<P: Platform> GuestRxRing<P> {
     }
 
     /// Consumes the requests for one packet (its extras, in order, after the first
-    /// data slot) and builds its copies.
+    /// data slot) and builds its copies (copying at once into staged grants).
     fn plan<'a, B: PktBuf>(
         &mut self,
         m: &'a B,
@@ -285,6 +287,7 @@ impl<P: Platform> GuestRxRing<P> {
         }
         // Copy segments: walk the buffer chain against the pages.
         let domid = self.q.domid;
+        let staged = self.q.staged();
         let mut data_slots_iter = self.slots[first_slot..]
             .iter_mut()
             .filter(|s| s.extra.is_none())
@@ -306,14 +309,16 @@ impl<P: Platform> GuestRxRing<P> {
                 let n = need.min(src.len());
                 let (now, later) = src.split_at(n);
                 src = later;
-                segs.push(CopySegment::to_grant(
-                    now,
-                    GrantPtr {
-                        domid,
-                        gref,
-                        offset: off,
-                    },
-                ));
+                if !staged.is_some_and(|t| t.write(gref, off, now)) {
+                    segs.push(CopySegment::to_grant(
+                        now,
+                        GrantPtr {
+                            domid,
+                            gref,
+                            offset: off,
+                        },
+                    ));
+                }
                 off += n as u16;
                 need -= n;
             }

@@ -25,6 +25,7 @@ use super::hash::HashShared;
 use super::ring::VifRingParts;
 use super::rx::GuestTxRing;
 use super::rx_stall::RxTimers;
+use super::staging::{unstaged, Staging};
 use super::stats::QueueCounters;
 use super::tx::{FrontendOffloads, GuestRxRing};
 use super::vif::VifShared;
@@ -477,6 +478,10 @@ impl<P: Platform> Netback<P> {
         let vif = Arc::new(VifShared::new());
         let dom = self.cfg.frontend;
         let p = &self.platform;
+        // Each queue's staging grants: set through the control ring, read by its rings.
+        let (staging, staged): (Vec<_>, Vec<_>) = (0..queues)
+            .map(|_| Staging::new(Arc::clone(p), dom))
+            .unzip();
         let hash = Arc::new(HashShared::new());
         let ctrl = match ctrl_keys {
             None => None,
@@ -502,12 +507,21 @@ impl<P: Platform> Netback<P> {
                     vif: Arc::clone(&vif),
                     stats: Arc::default(),
                     clock: self.cfg.clock.clone(),
+                    staged: unstaged(),
                 };
                 let counters = Arc::clone(self.ctrl.counters());
-                Some(CtrlRing::new(parts, Arc::clone(&hash), queues, counters))
+                Some(CtrlRing::new(
+                    parts,
+                    Arc::clone(&hash),
+                    queues,
+                    counters,
+                    staging,
+                ))
             }
         };
-        for (q, (dir, tx_ref, rx_ref, (tx_port, rx_port))) in keys.into_iter().enumerate() {
+        for ((q, (dir, tx_ref, rx_ref, (tx_port, rx_port))), [rx_staged, tx_staged]) in
+            keys.into_iter().enumerate().zip(staged)
+        {
             let res = |what, key: &str, err: String| XenbusError::Resource {
                 key: format!("{dir}/{key}"),
                 what,
@@ -535,7 +549,7 @@ impl<P: Platform> Netback<P> {
                 ),
             };
             let slot = &self.queues[q];
-            let parts = |page, evtchn| VifRingParts {
+            let parts = |page, evtchn, staged| VifRingParts {
                 platform: Arc::clone(p),
                 domid: dom,
                 page,
@@ -543,16 +557,22 @@ impl<P: Platform> Netback<P> {
                 vif: Arc::clone(&vif),
                 stats: Arc::clone(&slot.stats),
                 clock: self.cfg.clock.clone(),
+                staged,
             };
             let credit = rate.map(|r| Credit::new(r, self.cfg.clock.now()));
-            let rx = GuestTxRing::new(parts(tx_page, tx_ch), credit);
+            let rx = GuestTxRing::new(parts(tx_page, tx_ch, rx_staged), credit);
             let timers = RxTimers::new(
                 self.cfg.rx_drain,
                 self.cfg.rx_stall,
                 rx_notify,
                 self.cfg.clock.now(),
             );
-            let tx = GuestRxRing::new(parts(rx_page, rx_ch), offloads, timers, Arc::clone(&hash));
+            let tx = GuestRxRing::new(
+                parts(rx_page, rx_ch, tx_staged),
+                offloads,
+                timers,
+                Arc::clone(&hash),
+            );
             slot.rx.start(rx, 0);
             slot.tx.start(tx, 0);
         }

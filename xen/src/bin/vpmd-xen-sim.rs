@@ -2,7 +2,7 @@
 //! running `vpmd-fwd --vdev net_vpmd_xen0,domid=N,sim=DIR` by hand.
 //!
 //! ```text
-//! vpmd-xen-sim DIR GUEST... [--size BYTES] [--seconds N]
+//! vpmd-xen-sim DIR GUEST... [--size BYTES] [--seconds N] [--staging]
 //!   GUEST = DOMID:txonly | DOMID:rxonly | DOMID:echo
 //! ```
 //!
@@ -10,6 +10,10 @@
 //! would), connects its netfront once a backend serves the vif, then sends frames of
 //! `--size` bytes (txonly), counts what arrives (rxonly) or sends it back (echo). Prints
 //! each guest's counters every second; stops after `--seconds` (default: never).
+//!
+//! By default the netfronts grant each buffer per use, as Linux's xen-netfront does.
+//! With `--staging` they grant their pages once and ask the backend, through the
+//! control ring, to keep them mapped (staging grants).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,16 +41,26 @@ struct Counts {
 }
 
 fn usage(msg: &str) -> ! {
-    eprintln!("vpmd-xen-sim: {msg}\nusage: vpmd-xen-sim DIR DOMID:txonly|rxonly|echo... [--size BYTES] [--seconds N]");
+    eprintln!("vpmd-xen-sim: {msg}\nusage: vpmd-xen-sim DIR DOMID:txonly|rxonly|echo... [--size BYTES] [--seconds N] [--staging]");
     std::process::exit(2)
 }
 
-fn parse() -> (PathBuf, Vec<(u16, Mode)>, usize, Option<u64>) {
+/// The command line.
+struct Args {
+    dir: PathBuf,
+    guests: Vec<(u16, Mode)>,
+    size: usize,
+    secs: Option<u64>,
+    staging: bool,
+}
+
+fn parse() -> Args {
     let mut args = std::env::args().skip(1);
     let dir = PathBuf::from(args.next().unwrap_or_else(|| usage("no directory")));
-    let (mut guests, mut size, mut secs) = (Vec::new(), 1514usize, None);
+    let (mut guests, mut size, mut secs, mut staging) = (Vec::new(), 1514usize, None, false);
     while let Some(a) = args.next() {
         match a.as_str() {
+            "--staging" => staging = true,
             "--size" => {
                 size = args
                     .next()
@@ -83,7 +97,13 @@ fn parse() -> (PathBuf, Vec<(u16, Mode)>, usize, Option<u64>) {
     if guests.is_empty() {
         usage("no guest");
     }
-    (dir, guests, size, secs)
+    Args {
+        dir,
+        guests,
+        size,
+        secs,
+        staging,
+    }
 }
 
 fn run(
@@ -91,9 +111,14 @@ fn run(
     domid: u16,
     mode: Mode,
     size: usize,
+    staging: bool,
     c: Arc<Counts>,
 ) -> Result<(), NetfrontError> {
-    let cfg = NetfrontConfig::new(0);
+    let cfg = NetfrontConfig {
+        ctrl_ring: staging,
+        persistent_grants: staging,
+        ..NetfrontConfig::new(0)
+    };
     let layout = DomainLayout {
         mem_pages: cfg.pages(),
         grant_frames: 2,
@@ -104,6 +129,14 @@ fn run(
     let mut nf = Netfront::probe(g, &paths, cfg)?;
     nf.wait_connected(Duration::from_secs(3600))?;
     eprintln!("guest {domid}: connected ({mode:?})");
+    if staging {
+        nf.stage_grants(0)?;
+        let r = nf.ctrl_wait(Duration::from_secs(10))?;
+        eprintln!(
+            "guest {domid}: staging grants: status {}, {} staged",
+            r.status, r.data
+        );
+    }
     let frame: Vec<u8> = (0..size).map(|i| i as u8).collect();
     let mut got = Vec::new();
     loop {
@@ -128,7 +161,13 @@ fn run(
 }
 
 fn main() {
-    let (dir, guests, size, secs) = parse();
+    let Args {
+        dir,
+        guests,
+        size,
+        secs,
+        staging,
+    } = parse();
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| usage(&format!("{}: {e}", dir.display())));
     let host = Host::start(&dir).unwrap_or_else(|e| usage(&format!("host: {e}")));
     let dom0 = SimPlatform::connect(host.paths(), DomId::DOM0)
@@ -146,7 +185,7 @@ fn main() {
         counts.push((d, Arc::clone(&c)));
         let paths = host.paths().clone();
         std::thread::spawn(move || {
-            if let Err(e) = run(paths, d, mode, size, c) {
+            if let Err(e) = run(paths, d, mode, size, staging, c) {
                 eprintln!("guest {d}: {e}");
             }
         });

@@ -5,8 +5,9 @@
 //! send a request, wait for its response.
 //!
 //! Two guest pages after the queues' ([`CTRL_PAGES`]): the ring, and one data page
-//! granted read-only, whose start holds a key or mapping entries for the request that
-//! names it ([`Netfront::ctrl_data`]).
+//! granted writable (a staging-grant delete writes statuses back), whose start holds
+//! a key, mapping entries or a grant list for the request that names it
+//! ([`Netfront::ctrl_data`]).
 //!
 //! Must never: read a response before `rsp_prod` covers it, or trust its id.
 
@@ -57,7 +58,7 @@ impl Netfront {
             ring,
             ch: g.alloc_unbound(backend)?,
             ring_ref: g.grant_access(backend, frame, false)?,
-            data_ref: g.grant_access(backend, frame + 1, true)?,
+            data_ref: g.grant_access(backend, frame + 1, false)?,
             data_frame: frame + 1,
             next_id: 0,
         });

@@ -15,8 +15,10 @@
 //! still holds (it reports the backend broken instead).
 
 pub mod ctrl;
+mod grants;
 pub mod ring;
 pub mod rx;
+mod staging;
 pub mod tx;
 
 use std::sync::Arc;
@@ -33,6 +35,7 @@ use crate::platform::{transact, EventChannel, TxId, XenStore, XsError};
 use crate::wire::grant::{DomId, GrantRef};
 use crate::wire::ring::{RingIdx, RingLayout};
 use crate::wire::xenbus::XenbusState;
+use grants::PageGrants;
 use ring::FrontRing;
 use rx::RxSide;
 use tx::TxSide;
@@ -89,6 +92,9 @@ pub struct NetfrontConfig {
     pub rx_buffers: u32,
     /// Make a control ring if the backend offers `feature-ctrl-ring`.
     pub ctrl_ring: bool,
+    /// Grant every buffer page once for the connection instead of per use, so the
+    /// backend can keep them mapped (staging grants).
+    pub persistent_grants: bool,
 }
 
 impl NetfrontConfig {
@@ -102,6 +108,7 @@ impl NetfrontConfig {
             first_frame: 0,
             rx_buffers: RingLayout::RX.entries,
             ctrl_ring: false,
+            persistent_grants: false,
         }
     }
 
@@ -325,14 +332,20 @@ impl Netfront {
             } else {
                 None
             };
-            let mut rx = RxSide::new(
-                rx_ring,
-                base + 2 + RingLayout::TX.entries,
-                self.cfg.rx_buffers,
-            );
+            let (tx_page0, rx_page0) = (base + 2, base + 2 + RingLayout::TX.entries);
+            let grants = |page0, n, readonly| {
+                if self.cfg.persistent_grants {
+                    PageGrants::persistent(&g, backend, page0, n, readonly)
+                } else {
+                    Ok(PageGrants::PerUse)
+                }
+            };
+            let tx_grants = grants(tx_page0, RingLayout::TX.entries, true)?;
+            let rx_grants = grants(rx_page0, RingLayout::RX.entries, false)?;
+            let mut rx = RxSide::new(rx_ring, rx_page0, self.cfg.rx_buffers, rx_grants);
             rx.refill(&g, backend)?;
             self.queues.push(FrontQueue {
-                tx: TxSide::new(tx_ring, base + 2),
+                tx: TxSide::new(tx_ring, tx_page0, tx_grants),
                 rx,
                 ring_refs,
                 ch_tx,

@@ -11,6 +11,7 @@ use crate::wire::netif::{Extra, ExtraInfo, GsoInfo, HashInfo, RxFlags, RxRequest
 use crate::wire::ring::{RingIdx, RingLayout};
 use crate::wire::Entry;
 
+use super::grants::PageGrants;
 use super::ring::FrontRing;
 use super::NetfrontError;
 
@@ -45,6 +46,7 @@ pub struct RxStats {
 pub(crate) struct RxSide {
     pub ring: FrontRing,
     page0: u32,
+    grants: PageGrants,
     grefs: Vec<Option<GrantRef>>,
     /// Buffers to keep posted.
     pub target: u32,
@@ -56,10 +58,11 @@ fn idx_of(i: RingIdx) -> usize {
 }
 
 impl RxSide {
-    pub fn new(ring: FrontRing, page0: u32, target: u32) -> Self {
+    pub fn new(ring: FrontRing, page0: u32, target: u32, grants: PageGrants) -> Self {
         Self {
             ring,
             page0,
+            grants,
             grefs: vec![None; RingLayout::RX.entries as usize],
             target: target.min(RingLayout::RX.entries),
             stats: RxStats::default(),
@@ -76,7 +79,9 @@ impl RxSide {
             if self.grefs[id].is_some() {
                 break;
             }
-            let gref = g.grant_access(backend, self.page0 + id as u32, false)?;
+            let gref = self
+                .grants
+                .acquire(g, backend, id, self.page0 + id as u32, false)?;
             self.grefs[id] = Some(gref);
             let req = RxRequest {
                 id: id as u16,
@@ -92,16 +97,24 @@ impl RxSide {
 
     /// Every grant still out (for release at close).
     pub fn granted(&self) -> impl Iterator<Item = GrantRef> + '_ {
-        self.grefs.iter().flatten().copied()
+        let per_use = self.grants.persistent_refs().is_empty();
+        let posted = self.grefs.iter().flatten().copied();
+        (self.grants.persistent_refs().iter().copied()).chain(posted.filter(move |_| per_use))
     }
 
-    /// Ends the grant of the buffer at ring index `i`; its page if it was posted.
+    /// The connection-long grants of the rx pages (staging grants), if any.
+    pub fn persistent_refs(&self) -> &[GrantRef] {
+        self.grants.persistent_refs()
+    }
+
+    /// Releases the buffer at ring index `i` (ending a per-use grant); its page.
     fn take(&mut self, g: &Guest, i: RingIdx) -> Result<u32, NetfrontError> {
         let id = idx_of(i);
         let gref = self.grefs[id].take().ok_or(NetfrontError::Broken(
             "rx response for a slot with no buffer",
         ))?;
-        g.end_access(gref)
+        self.grants
+            .release(g, gref)
             .map_err(|_| NetfrontError::Broken("backend still holds an rx grant"))?;
         Ok(self.page0 + id as u32)
     }

@@ -11,6 +11,7 @@ use crate::wire::netif::{Extra, ExtraInfo, GsoInfo, NetifStatus, TxFlags, TxRequ
 use crate::wire::ring::RingLayout;
 use crate::wire::Entry;
 
+use super::grants::PageGrants;
 use super::ring::FrontRing;
 use super::NetfrontError;
 
@@ -79,17 +80,19 @@ pub struct TxStats {
 pub(crate) struct TxSide {
     pub ring: FrontRing,
     page0: u32,
+    grants: PageGrants,
     grefs: Vec<Option<GrantRef>>,
     free: Vec<u16>,
     pub stats: TxStats,
 }
 
 impl TxSide {
-    pub fn new(ring: FrontRing, page0: u32) -> Self {
+    pub fn new(ring: FrontRing, page0: u32, grants: PageGrants) -> Self {
         let n = RingLayout::TX.entries as u16;
         Self {
             ring,
             page0,
+            grants,
             grefs: vec![None; n.into()],
             free: (0..n).rev().collect(),
             stats: TxStats::default(),
@@ -113,7 +116,9 @@ impl TxSide {
         let frame = self.page(id);
         g.memory()
             .write(frame as usize * XEN_PAGE_SIZE + usize::from(offset), data)?;
-        let gref = g.grant_access(backend, frame, true)?;
+        let gref = self
+            .grants
+            .acquire(g, backend, usize::from(id), frame, true)?;
         self.grefs[usize::from(id)] = Some(gref);
         Ok((id, gref))
     }
@@ -207,7 +212,8 @@ impl TxSide {
                     .get_mut(usize::from(rsp.id))
                     .and_then(Option::take)
                     .ok_or(NetfrontError::Broken("tx response for an id not in flight"))?;
-                g.end_access(gref)
+                self.grants
+                    .release(g, gref)
                     .map_err(|_| NetfrontError::Broken("backend still holds a tx grant"))?;
                 self.free.push(rsp.id);
             }
@@ -219,7 +225,14 @@ impl TxSide {
 
     /// Every grant still out (for release at close).
     pub fn granted(&self) -> impl Iterator<Item = GrantRef> + '_ {
-        self.grefs.iter().flatten().copied()
+        let per_use = self.grants.persistent_refs().is_empty();
+        let in_flight = self.grefs.iter().flatten().copied();
+        (self.grants.persistent_refs().iter().copied()).chain(in_flight.filter(move |_| per_use))
+    }
+
+    /// The connection-long grants of the tx pages (staging grants), if any.
+    pub fn persistent_refs(&self) -> &[GrantRef] {
+        self.grants.persistent_refs()
     }
 
     /// Slots still waiting for their response.

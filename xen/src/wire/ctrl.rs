@@ -1,5 +1,5 @@
 //! The control ring's request and response (`io/netif.h`, ANCHORS 3.5): hash key,
-//! mapping table and static grant messages. The backend's handling of them is not here.
+//! mapping table and static grant (staging) messages, and the staging list entry. The backend's handling of them is not here.
 
 use std::mem::offset_of;
 
@@ -85,6 +85,41 @@ impl Entry for CtrlResponse {
     }
 }
 
+/// `struct xen_netif_gref`: one entry of the list page an ADD/DEL_GREF_MAPPING
+/// request names (staging grants).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GrefEntry {
+    /// The grant to keep mapped (or to unmap).
+    pub gref: u32,
+    /// `XEN_NETIF_CTRLF_GREF_*`.
+    pub flags: u16,
+    /// `XEN_NETIF_CTRL_STATUS_*`, written by the backend.
+    pub status: u16,
+}
+assert_layout!(GrefEntry, 8, { gref: 0, flags: 4, status: 6 });
+
+impl Entry for GrefEntry {
+    const SIZE: usize = 8;
+    type Bytes = [u8; 8];
+
+    fn decode(b: &[u8; 8]) -> Self {
+        Self {
+            gref: get_u32::<8, { offset_of!(GrefEntry, gref) }>(b),
+            flags: get_u16::<8, { offset_of!(GrefEntry, flags) }>(b),
+            status: get_u16::<8, { offset_of!(GrefEntry, status) }>(b),
+        }
+    }
+
+    fn encode(&self) -> [u8; 8] {
+        let mut b = [0; 8];
+        put_u32::<8, { offset_of!(GrefEntry, gref) }>(&mut b, self.gref);
+        put_u16::<8, { offset_of!(GrefEntry, flags) }>(&mut b, self.flags);
+        put_u16::<8, { offset_of!(GrefEntry, status) }>(&mut b, self.status);
+        b
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +144,12 @@ mod tests {
         };
         assert_eq!(r.encode()[4..8], [2, 0, 0, 0]);
         assert_eq!(CtrlResponse::decode(&r.encode()), r);
+        let g = GrefEntry {
+            gref: 0x0102_0304,
+            flags: XEN_NETIF_CTRLF_GREF_READONLY,
+            status: 2,
+        };
+        assert_eq!(g.encode(), [4, 3, 2, 1, 1, 0, 2, 0]);
+        assert_eq!(GrefEntry::decode(&g.encode()), g);
     }
 }

@@ -135,6 +135,10 @@ pub const XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP: u32 = 1 << 3;
 pub const XEN_NETIF_CTRL_HASH_ALGORITHM_NONE: u32 = 0;
 /// Hash algorithm: Toeplitz.
 pub const XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ: u32 = 1;
+/// Staging list entry flag: map the grant read-only.
+pub const XEN_NETIF_CTRLF_GREF_READONLY: u16 = 1 << 0;
+/// Most entries one ADD/DEL_GREF_MAPPING list may carry (one page of `xen_netif_gref`).
+pub const XEN_NETIF_GREF_LIST_MAX: usize = 512;
 
 // ---- grant_table.h: grant entry flags (GTF_*) ----
 

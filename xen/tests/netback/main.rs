@@ -12,3 +12,4 @@ mod data;
 mod handshake;
 mod queues;
 mod rate;
+mod staging;
