@@ -5,6 +5,8 @@
 //! - [`rx`]: vpmd's rx, from the guest's tx ring; [`tx`]: vpmd's tx, into the guest's
 //!   rx ring. Directions are named from vpmd's side, as in ethdev.
 //! - [`rx_stall`]: the guest rx ring's drain and stall timers (XSA-392).
+//! - [`zerocopy`]: grant-mapped guest tx fragments (`copy-threshold`), answered when
+//!   their mbufs are freed.
 //! - [`credit`]: guest tx rate limiting; [`clock`]: the time it and the guest rx
 //!   timers read, steppable in tests.
 //! - [`ring`]: the backend's end of a shared ring; [`vif`]: the rogue-frontend flag
@@ -22,6 +24,7 @@ pub mod stats;
 pub mod tx;
 pub mod vif;
 pub mod xenbus;
+pub mod zerocopy;
 
 pub use clock::Clock;
 pub use credit::Rate;

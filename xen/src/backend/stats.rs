@@ -33,6 +33,13 @@ pub struct QueueCounters {
     pub tx_stalls: Counter,
     /// Notifications sent to the frontend.
     pub notify: Counter,
+    /// Packets with fragments grant-mapped into mbufs (netback's `tx_zerocopy_sent`).
+    pub tx_zerocopy_sent: Counter,
+    /// Of those, packets whose fragments all came back and were answered `OKAY`.
+    pub tx_zerocopy_success: Counter,
+    /// Of those, packets dropped after mapping, or in flight when the vif was
+    /// disabled or closed. Sent minus success minus fail is what is still in flight.
+    pub tx_zerocopy_fail: Counter,
 }
 
 impl QueueCounters {
@@ -51,6 +58,9 @@ impl QueueCounters {
             ("tx_drained", &self.tx_drained),
             ("tx_stalls", &self.tx_stalls),
             ("notify", &self.notify),
+            ("tx_zerocopy_sent", &self.tx_zerocopy_sent),
+            ("tx_zerocopy_success", &self.tx_zerocopy_success),
+            ("tx_zerocopy_fail", &self.tx_zerocopy_fail),
         ]
         .into_iter()
         .map(|(n, c)| (format!("q{q}_{n}"), c.get()))
