@@ -7,7 +7,7 @@
 //! metadata. Buffers free themselves on drop.
 
 use crate::mbuf::TxOffload;
-use crate::{Burst, Mbuf, Mempool, NoBufs};
+use crate::{Burst, Ext, ExtMem, ExtSink, Mbuf, Mempool, NoBufs};
 
 /// A packet buffer a datapath can fill (rx) or drain (tx).
 pub trait PktBuf: Send + Sized {
@@ -45,6 +45,21 @@ pub trait PktBuf: Send + Sized {
     fn free_bulk(pkts: &mut Burst<Self>) {
         pkts.clear();
     }
+    /// Turns this fresh buffer, in place, into a read-only segment over `len` bytes at
+    /// `off` of external memory, `holder` (another fresh buffer) keeping it until the last
+    /// reference goes ([`Mbuf::attach_ext`]). Buffers that cannot point at external
+    /// memory hand `ext` back unchanged, as their pool's [`PktPool::EXTBUF`] says in
+    /// advance.
+    fn attach_ext<M: ExtMem, S: ExtSink<M>>(
+        &mut self,
+        holder: Self,
+        ext: Ext<M, S>,
+        off: u16,
+        len: u16,
+    ) -> Result<(), Ext<M, S>> {
+        let _ = (holder, off, len);
+        Err(ext)
+    }
 }
 
 /// Where a datapath gets fresh buffers.
@@ -57,6 +72,8 @@ pub trait PktPool: Send + Sync {
     fn alloc_bulk(&self, out: &mut Burst<Self::Buf>, n: usize) -> Result<(), NoBufs>;
     /// Data room of each buffer (after the headroom).
     fn data_room(&self) -> u16;
+    /// Whether [`PktBuf::attach_ext`] works on this pool's buffers.
+    const EXTBUF: bool = false;
 }
 
 impl PktBuf for Mbuf {
@@ -124,6 +141,16 @@ impl PktBuf for Mbuf {
     fn free_bulk(pkts: &mut Burst<Self>) {
         Mbuf::free_bulk(pkts)
     }
+    #[inline]
+    fn attach_ext<M: ExtMem, S: ExtSink<M>>(
+        &mut self,
+        holder: Self,
+        ext: Ext<M, S>,
+        off: u16,
+        len: u16,
+    ) -> Result<(), Ext<M, S>> {
+        Mbuf::attach_ext(self, holder, ext, off, len)
+    }
 }
 
 impl PktPool for Mempool {
@@ -140,4 +167,5 @@ impl PktPool for Mempool {
     fn data_room(&self) -> u16 {
         self.info().data_room
     }
+    const EXTBUF: bool = true;
 }

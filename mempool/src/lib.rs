@@ -6,7 +6,8 @@
 //! pair that PMD datapaths are generic over.
 //!
 //! Unsafe code lives in `hugepage` (the mapping), `mbuf` (the header behind a handle),
-//! `cache` (the per-lcore slots) and `pool` (carving the region); the rest is safe.
+//! `ext` (external buffers' holders), `cache` (the per-lcore slots) and `pool` (carving
+//! the region); the rest is safe.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
@@ -14,6 +15,7 @@
 pub mod buf;
 pub mod burst;
 mod cache;
+pub mod ext;
 pub mod hugepage;
 pub mod lcore;
 pub mod mbuf;
@@ -22,6 +24,7 @@ mod pool;
 
 pub use buf::{PktBuf, PktPool};
 pub use burst::Burst;
+pub use ext::{Ext, ExtBuf, ExtMem, ExtSink};
 pub use hugepage::{HugepagePolicy, PageKind};
 pub use lcore::{LcoreGuard, MAX_LCORES};
 pub use mbuf::{Mbuf, TxOffload};

@@ -7,6 +7,9 @@
 //! one, whose `refcnt` counts them. Data is writable only through a direct mbuf nobody
 //! borrows from, so shared bytes are never written.
 //!
+//! A segment may also point at *external* memory ([`ExtBuf`](crate::ExtBuf)): its
+//! `direct` is then the holder object that owns that memory, counted the same way.
+//!
 //! Dropping a handle returns the whole chain to its pools. This module never forms a
 //! reference to a whole header (another thread may update a borrowed header's `refcnt`):
 //! fields are read and written through raw places.
@@ -16,6 +19,9 @@ use std::sync::atomic::{AtomicU16, Ordering};
 
 use crate::ol_flags;
 use crate::pool::PoolShared;
+
+/// The flags of a segment whose bytes are not its own.
+const ATTACHED: u64 = ol_flags::INDIRECT | ol_flags::EXTERNAL;
 
 /// `port` value of an mbuf that no port has claimed (DPDK's `RTE_MBUF_PORT_INVALID`).
 pub const PORT_INVALID: u16 = u16::MAX;
@@ -70,6 +76,9 @@ pub(crate) struct MbufHdr {
     pub(crate) next: Option<Mbuf>,
     pub(crate) direct: Option<NonNull<MbufHdr>>,
     pub(crate) timestamp: u64,
+    /// Set on the holder of an external buffer only: run when its last reference goes
+    /// (see [`ext`](crate::ext)).
+    pub(crate) finish: Option<unsafe fn(NonNull<MbufHdr>)>,
 }
 
 const _: () = assert!(std::mem::size_of::<MbufHdr>() == HEADER_SIZE);
@@ -105,6 +114,20 @@ macro_rules! set {
 }
 
 impl Mbuf {
+    /// The header, for [`ext`](crate::ext), which turns fresh handles into holders and
+    /// segments.
+    #[inline]
+    pub(crate) fn hdr(&self) -> NonNull<MbufHdr> {
+        self.0
+    }
+
+    /// Whether this is a fresh-looking single segment with its own, unshared buffer:
+    /// what [`ext`](crate::ext) may turn into a holder or an external segment.
+    #[inline]
+    pub(crate) fn is_plain(&self) -> bool {
+        self.is_simple() && self.next().is_none()
+    }
+
     /// Wraps a header pointer taken from a pool's free list.
     ///
     /// # Safety
@@ -134,6 +157,7 @@ impl Mbuf {
     #[inline]
     pub(crate) fn reset(&mut self, headroom: u16) {
         debug_assert!(self.next().is_none() && get!(self, direct).is_none());
+        debug_assert!(get!(self, finish).is_none());
         set!(self, nb_segs, 1);
         set!(self, port, PORT_INVALID);
         set!(self, ol_flags, 0);
@@ -155,10 +179,12 @@ impl Mbuf {
             get!(self, data_off),
             get!(self, data_len),
         );
-        // SAFETY: `buf_addr + data_off .. + data_len` lies inside this object's (or, for a
-        // clone, the direct object's) buffer: every setter keeps `data_off + data_len <=
-        // buf_len`. Shared bytes are never written while shared (`data_mut`), and the
-        // slice's lifetime is tied to `&self`, which keeps the buffer attached.
+        // SAFETY: `buf_addr + data_off .. + data_len` lies inside this object's buffer,
+        // the direct object's (a clone) or the external memory (an `ExtBuf` segment):
+        // every setter keeps `data_off + data_len <= buf_len`. Shared bytes are never
+        // written through a handle (`data_mut`), and the slice's lifetime is tied to
+        // `&self`, whose reference keeps the direct object or the holder, and so the
+        // external memory, alive (`ExtMem`'s contract).
         unsafe { std::slice::from_raw_parts(addr.add(off as usize), len as usize) }
     }
 
@@ -167,20 +193,21 @@ impl Mbuf {
     pub fn is_shared(&self) -> bool {
         // Acquire pairs with the Release decrement of a clone being freed: once we see
         // the count back at 1, the clone's reads are done.
-        self.is_indirect() || self.refcnt().load(Ordering::Acquire) != 1
+        self.is_attached() || self.refcnt().load(Ordering::Acquire) != 1
     }
 
-    /// A clone borrowing another mbuf's buffer (the flag is in cache line 0).
+    /// A clone borrowing another mbuf's buffer, or a segment over external memory
+    /// (the flags are in cache line 0).
     #[inline]
-    fn is_indirect(&self) -> bool {
-        get!(self, ol_flags) & ol_flags::INDIRECT != 0
+    fn is_attached(&self) -> bool {
+        get!(self, ol_flags) & ATTACHED != 0
     }
 
     /// One segment, own buffer, no clones: freeing it is a plain put.
     #[inline]
     fn is_simple(&self) -> bool {
         get!(self, nb_segs) == 1
-            && !self.is_indirect()
+            && !self.is_attached()
             && self.refcnt().load(Ordering::Acquire) == 1
     }
 
@@ -386,11 +413,12 @@ impl Mbuf {
         get!(self, ol_flags)
     }
 
-    /// Sets the offload flags; the `INDIRECT` bit is owned by the pool and kept.
+    /// Sets the offload flags; the `INDIRECT` and `EXTERNAL` bits are owned by the pool
+    /// and kept.
     #[inline]
     pub fn set_ol_flags(&mut self, flags: u64) {
-        let keep = get!(self, ol_flags) & ol_flags::INDIRECT;
-        set!(self, ol_flags, (flags & !ol_flags::INDIRECT) | keep);
+        let keep = get!(self, ol_flags) & ATTACHED;
+        set!(self, ol_flags, (flags & !ATTACHED) | keep);
     }
 
     /// Input port.
@@ -554,11 +582,12 @@ unsafe fn release_segment(hdr: NonNull<MbufHdr>) {
     }
 }
 
-/// Drops one reference to `hdr`; the last one puts the object back into its pool.
+/// Drops one reference to `hdr`; the last one puts the object back into its pool (a
+/// holder first completes its external buffer).
 ///
 /// # Safety
 /// The caller holds one reference to the live header `hdr`.
-unsafe fn drop_reference(hdr: NonNull<MbufHdr>) {
+pub(crate) unsafe fn drop_reference(hdr: NonNull<MbufHdr>) {
     let h = hdr.as_ptr();
     // SAFETY: `h` is live; a count of 1 means ours is the only reference, so nobody else
     // can touch the count (the fast path skips the atomic RMW, as DPDK does).
@@ -568,7 +597,12 @@ unsafe fn drop_reference(hdr: NonNull<MbufHdr>) {
         if rc.load(Ordering::Acquire) == 1 || rc.fetch_sub(1, Ordering::AcqRel) == 1 {
             rc.store(1, Ordering::Relaxed);
             (*h).nb_segs = 1;
-            (*(*h).pool).put_bulk(&[hdr]);
+            match (*h).finish.take() {
+                // The holder of an external buffer: its owner is told, exactly once
+                // (`take` leaves nothing to run twice).
+                Some(finish) => finish(hdr),
+                None => (*(*h).pool).put_bulk(&[hdr]),
+            }
         }
     }
 }

@@ -53,6 +53,8 @@ pub const TX_VLAN: u64 = 1 << 57;
 
 /// The buffer is attached from another mbuf (a clone).
 pub const INDIRECT: u64 = 1 << 62;
+/// The buffer is external memory (an [`ExtBuf`](crate::ExtBuf) segment).
+pub const EXTERNAL: u64 = 1 << 61;
 
 #[cfg(test)]
 mod tests {
@@ -66,5 +68,6 @@ mod tests {
         assert_eq!(TX_TCP_SEG, 0x0004_0000_0000_0000);
         assert_eq!(TX_UDP_CKSUM, 0x0030_0000_0000_0000);
         assert_eq!(INDIRECT, 0x4000_0000_0000_0000);
+        assert_eq!(EXTERNAL, 0x2000_0000_0000_0000);
     }
 }

@@ -308,6 +308,7 @@ impl PoolShared {
                     direct: None,
                     tx_offload: Default::default(),
                     timestamp: 0,
+                    finish: None,
                 });
             }
             if self.info.debug {

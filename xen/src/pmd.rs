@@ -10,7 +10,11 @@
 //! vif's xenstore `rate` key, if the toolstack wrote one, takes precedence),
 //! `rx-drain-ms=N` and `rx-stall-ms=N` (the guest rx ring's drain and stall timeouts,
 //! 1..=3600000, default 10000 and 60000, as netback's).
-//! `copy-threshold` is recognised and refused as not supported yet.
+//! `copy-threshold=B` (0..=4096, default 0): guest tx fragments of at least B bytes
+//! are grant-mapped and handed on as external buffers instead of copied (zero copy, as
+//! netback maps fragments); the first 128 bytes of every frame are still copied. A
+//! mapped fragment's request is answered when the last mbuf pointing at it is freed, so
+//! an application holding such mbufs holds guest ring slots. 0 copies everything.
 //!
 //! The vif must exist in xenstore (the toolstack's job; in the sim,
 //! [`create_vif`](crate::platform::sim::create_vif)). A control thread per port serves
@@ -44,6 +48,7 @@ use crate::backend::{
 };
 use crate::platform::sim::{SimPaths, SimPlatform};
 use crate::platform::{Platform, XenStore};
+use crate::wire::defs::XEN_PAGE_SIZE;
 use crate::wire::grant::DomId;
 
 const NAME: &str = "net_vpmd_xen";
@@ -74,9 +79,6 @@ impl XenArgs {
         let r = args.reader(KEYS)?;
         r.require("domid")?;
         let domid: u16 = r.uint("domid", 1..=0x7fef, 0)?;
-        if let Some(v) = r.get("copy-threshold") {
-            return Err(r.bad("copy-threshold", v, "not supported yet").into());
-        }
         let rate = match r.get("rate") {
             None => None,
             Some(v) => Some(
@@ -100,6 +102,8 @@ impl XenArgs {
                 rx_drain: ms(&r, "rx-drain-ms", DRAIN_DEFAULT)?,
                 rx_stall: ms(&r, "rx-stall-ms", STALL_DEFAULT)?,
                 clock: Clock::real(),
+                // A fragment never exceeds a page.
+                copy_threshold: r.uint("copy-threshold", 0..=XEN_PAGE_SIZE as u16, 0)?,
             },
             sim: PathBuf::from(sim),
         })
@@ -387,6 +391,7 @@ mod tests {
             (a.cfg.rx_drain, a.cfg.rx_stall),
             (Duration::from_secs(10), Duration::from_secs(60))
         );
+        assert_eq!(a.cfg.copy_threshold, 0);
         let a = parse("net_vpmd_xen0,domid=5,sim=/x,rate=125000/1000,rx-stall-ms=5").unwrap();
         assert_eq!(a.cfg.rx_stall, Duration::from_millis(5));
         assert_eq!(
@@ -396,6 +401,8 @@ mod tests {
                 usec: 1000
             })
         );
+        let a = parse("net_vpmd_xen0,domid=5,sim=/x,copy-threshold=4096").unwrap();
+        assert_eq!(a.cfg.copy_threshold, 4096);
         for (s, key) in [
             ("net_vpmd_xen0,sim=/x", "domid"),
             ("net_vpmd_xen0,domid=0,sim=/x", "domid"),
@@ -415,7 +422,11 @@ mod tests {
                 "'1/x' for key 'rate'",
             ),
             (
-                "net_vpmd_xen0,domid=5,sim=/x,copy-threshold=64",
+                "net_vpmd_xen0,domid=5,sim=/x,copy-threshold=4097",
+                "copy-threshold",
+            ),
+            (
+                "net_vpmd_xen0,domid=5,sim=/x,copy-threshold=-1",
                 "copy-threshold",
             ),
             ("net_vpmd_xen0,domid=5,sim=/x,colour=red", "colour"),

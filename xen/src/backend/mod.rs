@@ -7,6 +7,8 @@
 //! - [`staging`]: grants the frontend keeps mapped (staging grants), copied without
 //!   grant operations.
 //! - [`rx_stall`]: the guest rx ring's drain and stall timers (XSA-392).
+//! - [`zerocopy`]: grant-mapped guest tx fragments (`copy-threshold`), answered when
+//!   their mbufs are freed.
 //! - [`credit`]: guest tx rate limiting; [`clock`]: the time it and the guest rx
 //!   timers read, steppable in tests.
 //! - [`ctrl`]: the control ring (`feature-ctrl-ring`), served by the control plane;
@@ -31,6 +33,7 @@ pub mod toeplitz;
 pub mod tx;
 pub mod vif;
 pub mod xenbus;
+pub mod zerocopy;
 
 pub use clock::Clock;
 pub use credit::Rate;

@@ -13,7 +13,9 @@
 //!
 //! The whole frame is grant-copied, the first buffer taking as much as it holds, so
 //! the first [`XEN_NETBACK_TX_COPY_LEN`] bytes (the headers) are never split across
-//! buffers (XSA-423/432), whatever the guest's slot layout.
+//! buffers (XSA-423/432), whatever the guest's slot layout. With a copy threshold,
+//! larger fragments past those bytes are grant-mapped instead and answered when their
+//! mbufs are freed ([`zerocopy`](super::zerocopy)).
 //!
 //! Must never: read a ring slot twice (each is decoded from one copy), allocate per
 //! packet beyond the packet's own buffers, panic or block on guest input, or arm
@@ -29,6 +31,7 @@ use super::hash::HASH_TYPES;
 use super::reuse_segments;
 use super::ring::{VifRing, VifRingParts};
 use super::vif::{FatalReason, VifShared};
+use super::zerocopy::ZeroCopy;
 use crate::platform::{CopySegment, GrantPtr, Platform};
 use crate::wire::defs::*;
 use crate::wire::grant::GrantRef;
@@ -43,30 +46,34 @@ const ETH_HLEN: usize = 14;
 
 /// What answers one request of a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Answer {
+pub(super) enum Answer {
     /// The packet's status.
     Packet,
     /// A consumed extra-info slot: `NETIF_RSP_NULL`.
     Null,
     /// A zero-length fragment, answered `NETIF_RSP_OKAY` whatever the packet's fate.
     Okay,
+    /// A grant-mapped fragment, answered once its mbufs are freed ([`zerocopy`]).
+    ///
+    /// [`zerocopy`]: super::zerocopy
+    Deferred,
 }
 
 /// A data slot of a planned packet: where its bytes are in the guest.
 #[derive(Debug, Clone, Copy)]
-struct DataSlot {
-    gref: GrantRef,
-    offset: u16,
-    len: u16,
+pub(super) struct DataSlot {
+    pub gref: GrantRef,
+    pub offset: u16,
+    pub len: u16,
 }
 
 /// A packet walked in this burst.
 #[derive(Debug, Clone, Copy)]
-struct Planned {
+pub(super) struct Planned {
     /// Its requests in `reqs` (ids and answers), in ring order.
-    reqs: (usize, usize),
-    /// Its data slots in `data`.
-    data: (usize, usize),
+    pub reqs: (usize, usize),
+    /// Its data slots in `data` (the bytes to copy).
+    pub data: (usize, usize),
     /// Its buffers in `bufs` (none if dropped).
     bufs: (usize, usize),
     /// Its copy segments.
@@ -80,12 +87,12 @@ struct Planned {
     /// More fragments than a netback skb holds (counted, not an error).
     frag_overflow: bool,
     /// Why it is dropped, if it is.
-    drop: Option<Drop>,
+    pub drop: Option<Drop>,
 }
 
 /// Why a packet is answered `NETIF_RSP_ERROR`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Drop {
+pub(super) enum Drop {
     Slots,
     FragSize,
     Short,
@@ -105,6 +112,8 @@ pub struct GuestTxRing<P: Platform> {
     q: VifRing<P>,
     /// Rate limiting, if the vif has a rate.
     credit: Option<Credit>,
+    /// Grant-mapping large fragments, if `copy-threshold` asks for it.
+    zc: Option<ZeroCopy<P>>,
     fatal_slots: usize,
     // Scratch, reused by every burst.
     reqs: Vec<(u16, Answer)>,
@@ -115,10 +124,21 @@ pub struct GuestTxRing<P: Platform> {
 
 impl<P: Platform> GuestTxRing<P> {
     /// The ring mapped from `domid`'s grant, notified through `evtchn`, its packets
-    /// paid for with `credit` if there is one.
-    pub(crate) fn new(parts: VifRingParts<P>, credit: Option<Credit>) -> Self {
+    /// paid for with `credit` if there is one, fragments of at least `copy_threshold`
+    /// bytes grant-mapped (0: everything copied).
+    pub(crate) fn new(parts: VifRingParts<P>, credit: Option<Credit>, copy_threshold: u16) -> Self {
         let n = RingLayout::TX.entries as usize;
+        let zc = (copy_threshold > 0)
+            .then(|| {
+                ZeroCopy::new(
+                    Arc::clone(&parts.platform),
+                    Arc::clone(&parts.stats),
+                    usize::from(copy_threshold),
+                )
+            })
+            .flatten();
         Self {
+            zc,
             q: VifRing::new(parts, RingLayout::TX),
             credit,
             fatal_slots: FATAL_SKB_SLOTS_DEFAULT,
@@ -143,6 +163,12 @@ impl<P: Platform> GuestTxRing<P> {
         counters: &RxCounters,
         bufs: &mut Vec<Pl::Buf>,
     ) -> usize {
+        // Answers for mapped fragments freed since the last burst, even on a disabled vif
+        // (which gets its pages unmapped but nothing written).
+        if let Some(zc) = &mut self.zc {
+            zc.reap(&mut self.q);
+            zc.begin_burst();
+        }
         let Some(prod) = self.q.live_prod(FatalReason::ImpossibleRequests) else {
             return 0;
         };
@@ -151,6 +177,7 @@ impl<P: Platform> GuestTxRing<P> {
         self.pkts.clear();
         bufs.clear();
         self.q.begin_staged();
+        let zc_usable = ZeroCopy::<P>::usable(pool);
         let max = max.min(out.room());
         let room = usize::from(pool.data_room()).max(ETH_HLEN);
         // One clock read per burst, for the credit.
@@ -181,17 +208,21 @@ impl<P: Platform> GuestTxRing<P> {
             }
             if p.drop.is_none() {
                 let b0 = bufs.len();
-                let mut left = p.len;
-                while left > 0 {
-                    let Ok(mut b) = pool.alloc() else { break };
-                    let n = left.min(room).min(usize::from(b.tailroom()));
-                    if n == 0 || b.append(n as u16).is_none() {
-                        break;
+                let got = match self.zc.as_mut().filter(|_| zc_usable) {
+                    Some(zc) => {
+                        // A staged grant is cheaper to copy than to map.
+                        let staged = |g| self.q.staged().is_some_and(|t| t.contains(g));
+                        let mark =
+                            zc.plan(&mut self.data, &mut p, &self.reqs, self.pkts.len(), staged);
+                        let ok = zc.alloc(pool, bufs, room);
+                        if !ok {
+                            zc.undo(mark);
+                        }
+                        ok
                     }
-                    left -= n;
-                    bufs.push(b);
-                }
-                if left > 0 {
+                    None => alloc_copy(pool, bufs, p.len, room),
+                };
+                if !got {
                     // Out of buffers: leave the packet in the ring for a later burst.
                     counters.nombuf.add(1);
                     bufs.truncate(b0);
@@ -217,7 +248,14 @@ impl<P: Platform> GuestTxRing<P> {
         }
         self.segs = reuse_segments(segs);
         self.q.end_staged();
+        if let Some(zc) = &mut self.zc {
+            let domid = self.q.domid;
+            zc.map_and_attach(pool, domid, bufs, &mut self.pkts, &mut self.reqs, counters);
+        }
         let n = self.finish(bufs, out, counters);
+        if let Some(zc) = &mut self.zc {
+            zc.settle(&self.pkts);
+        }
         if let Some(why) = fatal {
             self.q.fatal(why);
         }
@@ -501,6 +539,8 @@ impl<P: Platform> GuestTxRing<P> {
                         id,
                         status: NetifStatus::OKAY,
                     },
+                    // Answered when its mbufs are freed.
+                    Answer::Deferred => continue,
                 };
                 let i = self.q.ring.rsp_prod_pvt;
                 if self.q.ring.put_slot(i, &rsp.encode()).is_err() {
@@ -512,4 +552,26 @@ impl<P: Platform> GuestTxRing<P> {
         }
         self.q.push_and_notify();
     }
+}
+
+/// Appends buffers holding `len` bytes, at most `room` each, to `bufs`; false if the
+/// pool ran dry (some buffers may have been appended).
+pub(super) fn alloc_copy<Pl: PktPool>(
+    pool: &Pl,
+    bufs: &mut Vec<Pl::Buf>,
+    mut len: usize,
+    room: usize,
+) -> bool {
+    while len > 0 {
+        let Ok(mut b) = pool.alloc() else {
+            return false;
+        };
+        let n = len.min(room).min(usize::from(b.tailroom()));
+        if n == 0 || b.append(n as u16).is_none() {
+            return false;
+        }
+        len -= n;
+        bufs.push(b);
+    }
+    true
 }

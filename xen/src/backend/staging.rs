@@ -91,7 +91,9 @@ impl<M: AsRef<SharedMem>> StagedPages<M> {
             .is_some_and(|m| m.write(usize::from(offset), src).is_ok())
     }
 
-    fn contains(&self, gref: GrantRef) -> bool {
+    /// Whether `gref` is staged.
+    #[inline]
+    pub fn contains(&self, gref: GrantRef) -> bool {
         self.index.get(gref.0 as usize).is_some_and(|&i| i != 0)
     }
 

@@ -37,6 +37,13 @@ pub struct QueueCounters {
     pub rx_hash_extras: Counter,
     /// Guest rx packets given a hash extra ([`hash`](super::hash)).
     pub tx_hash_extras: Counter,
+    /// Packets with fragments grant-mapped into mbufs (netback's `tx_zerocopy_sent`).
+    pub tx_zerocopy_sent: Counter,
+    /// Of those, packets whose fragments all came back and were answered `OKAY`.
+    pub tx_zerocopy_success: Counter,
+    /// Of those, packets dropped after mapping, or in flight when the vif was
+    /// disabled or closed. Sent minus success minus fail is what is still in flight.
+    pub tx_zerocopy_fail: Counter,
 }
 
 impl QueueCounters {
@@ -57,6 +64,9 @@ impl QueueCounters {
             ("notify", &self.notify),
             ("rx_hash_extras", &self.rx_hash_extras),
             ("tx_hash_extras", &self.tx_hash_extras),
+            ("tx_zerocopy_sent", &self.tx_zerocopy_sent),
+            ("tx_zerocopy_success", &self.tx_zerocopy_success),
+            ("tx_zerocopy_fail", &self.tx_zerocopy_fail),
         ]
         .into_iter()
         .map(|(n, c)| (format!("q{q}_{n}"), c.get()))

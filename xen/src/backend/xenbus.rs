@@ -57,6 +57,9 @@ pub struct BackendConfig {
     pub rx_stall: Duration,
     /// The time rate-limit credit and the guest rx timers read.
     pub clock: Clock,
+    /// Guest tx fragments of at least this many bytes are grant-mapped, not copied
+    /// ([`zerocopy`](super::zerocopy)); 0 copies everything.
+    pub copy_threshold: u16,
 }
 
 /// Why a vif could not be set up, naming the xenstore key at fault.
@@ -560,7 +563,11 @@ impl<P: Platform> Netback<P> {
                 staged,
             };
             let credit = rate.map(|r| Credit::new(r, self.cfg.clock.now()));
-            let rx = GuestTxRing::new(parts(tx_page, tx_ch, rx_staged), credit);
+            let rx = GuestTxRing::new(
+                parts(tx_page, tx_ch, rx_staged),
+                credit,
+                self.cfg.copy_threshold,
+            );
             let timers = RxTimers::new(
                 self.cfg.rx_drain,
                 self.cfg.rx_stall,

@@ -1,7 +1,11 @@
 //! Grant operations a backend needs: batched grant copy with a status per segment
-//! (`GNTTABOP_copy`), and mapping granted pages (`GNTTABOP_map_grant_ref`).
+//! (`GNTTABOP_copy`), mapping granted pages (`GNTTABOP_map_grant_ref`): rings all or
+//! nothing, data pages one by one in batches, each with its own status, as external
+//! mbuf memory.
 
 use std::io;
+
+use vpmd_mempool::ExtMem;
 
 use super::shm::SharedMem;
 use crate::wire::grant::{DomId, GrantRef, GrantStatus};
@@ -154,4 +158,23 @@ pub trait GrantOps: Send + Sync {
 
     /// Unmaps; the grants are released (the guest may then end its foreign access).
     fn unmap(&self, mapping: Self::Mapping) -> Result<(), GrantError>;
+
+    /// One granted page mapped read-only for the data path: the whole 4 KiB page as
+    /// external mbuf memory. Dropping it unmaps it; [`GrantOps::unmap_pages`] unmaps a
+    /// batch at once.
+    type Page: ExtMem;
+
+    /// Maps each of `refs` read-only, one page each and independently (one
+    /// `GNTTABOP_map_grant_ref` batch): `out` gets one result per reference, in order,
+    /// a failure being Xen's status for that reference alone.
+    fn map_pages(
+        &self,
+        domid: DomId,
+        refs: &[GrantRef],
+        out: &mut Vec<Result<Self::Page, GrantStatus>>,
+    );
+
+    /// Unmaps every page of `pages` (left empty) in one batch. `Err` means some page
+    /// may still be mapped into this process; the grants are released either way.
+    fn unmap_pages(&self, pages: &mut Vec<Self::Page>) -> Result<(), GrantError>;
 }

@@ -3,7 +3,9 @@
 //!
 //! The only unsafe code touching shared memory (`mmap`, `munmap`, the raw copies).
 //! Must never: form a `&[u8]` over the mapping (the peer may write it at any time),
-//! write through a read-only mapping, or touch a byte outside it. Mappings are checked
+//! write through a read-only mapping, or touch a byte outside it. The one exception is
+//! a [`SharedWindow`]: a granted page handed to the mempool as an external buffer, read
+//! by whoever holds the mbuf (zero-copy guest tx, as netback's mapped fragments are). Mappings are checked
 //! against the file's size first, so a too-short file is an error rather than SIGBUS.
 //!
 //! The sim maps guest memory and grant tables with this; a `/dev/xen/gntdev` mapping is
@@ -14,6 +16,8 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
+
+use vpmd_mempool::ExtMem;
 
 use crate::wire::defs::XEN_PAGE_SIZE;
 
@@ -248,6 +252,46 @@ impl SharedMem {
             return Err(ShmError::ReadOnly);
         }
         self.word(off)
+    }
+}
+
+/// A window of a mapping that its owner keeps mapped: a granted page an mbuf may point
+/// at ([`ExtMem`]). Dropping the window drops the owner (which unmaps or unpins).
+#[derive(Debug)]
+pub struct SharedWindow<O> {
+    base: NonNull<u8>,
+    len: usize,
+    owner: O,
+}
+
+// SAFETY: the window is a range of a `SharedMem` (Send + Sync) kept alive by `owner`.
+unsafe impl<O: Send> Send for SharedWindow<O> {}
+// SAFETY: as above; `&SharedWindow` hands out only the range and `&O`.
+unsafe impl<O: Sync> Sync for SharedWindow<O> {}
+
+impl<O: AsRef<SharedMem>> SharedWindow<O> {
+    /// `len` bytes at `off` of `owner`'s mapping. Crate-internal: an owner must hand out
+    /// the same mapping for as long as it lives, which the crate's owners (a grant
+    /// mapping, a pinned grant of a mapped domain) do.
+    pub(crate) fn new(owner: O, off: usize, len: usize) -> Result<Self, ShmError> {
+        let base = owner.as_ref().ptr(off, len)?;
+        let base = NonNull::new(base).ok_or(ShmError::OutOfBounds { off, len, size: 0 })?;
+        Ok(Self { base, len, owner })
+    }
+
+    /// What keeps the window mapped.
+    pub fn owner(&self) -> &O {
+        &self.owner
+    }
+}
+
+// SAFETY: the range was checked inside the owner's mapping, which the owner keeps mapped
+// (and the same) while it lives, and the window owns the owner; the range does not
+// depend on the window's address. The peer may rewrite these bytes (a guest writing its
+// own granted page): readers treat them as untrusted payload, headers are copied.
+unsafe impl<O: AsRef<SharedMem> + Send + Sync + 'static> ExtMem for SharedWindow<O> {
+    fn bytes(&self) -> (NonNull<u8>, usize) {
+        (self.base, self.len)
     }
 }
 

@@ -89,6 +89,7 @@ pub fn backend_cfg(domid: u16) -> BackendConfig {
         rx_drain: Duration::from_secs(10),
         rx_stall: Duration::from_secs(60),
         clock: Clock::real(),
+        copy_threshold: 0,
     }
 }
 

@@ -1,6 +1,6 @@
 //! The netback backend against the sim's netfront: the xenbus handshake in both
 //! orders, reconnects and bad keys, and traffic in both directions with every byte
-//! checked, multi-queue and event channels in poll mode.
+//! checked, multi-queue and event channels in poll mode, zero-copy guest tx.
 
 #[path = "../common/host_dir.rs"]
 mod host_dir;
@@ -13,3 +13,4 @@ mod handshake;
 mod queues;
 mod rate;
 mod staging;
+mod zerocopy;

@@ -97,3 +97,32 @@ fn map_failures_name_the_reference_and_leave_nothing_pinned() {
         Err(GrantError::Invalid(_))
     ));
 }
+
+#[test]
+fn data_pages_map_one_by_one_each_with_its_status() {
+    use vpmd_mempool::ExtMem;
+    let sim = Sim::new("map-pages");
+    let (g, be) = (sim.guest(), sim.backend());
+    let a = g.grant_access(DomId::DOM0, 5, true).unwrap();
+    let b = g.grant_access(DomId::DOM0, 6, true).unwrap();
+    g.memory().write(6 * 4096 + 100, b"payload").unwrap();
+    let mut out = Vec::new();
+    be.grants()
+        .map_pages(GUEST, &[a, GrantRef(9999), b], &mut out);
+    assert_eq!(out.len(), 3);
+    assert_eq!(out[1].as_ref().err(), Some(&GrantStatus::BAD_GNTREF));
+    // Each page is the whole granted frame, pinned read-only until unmapped.
+    let (base, len) = out[2].as_ref().unwrap().bytes();
+    assert_eq!(len, 4096);
+    // SAFETY: the page is mapped and pinned while `out` holds it; nothing writes it.
+    let got = unsafe { std::slice::from_raw_parts(base.as_ptr().add(100), 7) };
+    assert_eq!(got, b"payload");
+    let reading = GrantFlags::PERMIT_ACCESS | GrantFlags::READONLY | GrantFlags::READING;
+    assert_eq!(g.entry(b).unwrap().flags, reading);
+    assert_eq!(g.end_access(b), Err(GuestError::InUse(b)));
+    let mut pages: Vec<_> = out.into_iter().flatten().collect();
+    be.grants().unmap_pages(&mut pages).unwrap();
+    assert!(pages.is_empty());
+    g.end_access(a).unwrap();
+    g.end_access(b).unwrap();
+}

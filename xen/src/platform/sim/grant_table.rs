@@ -9,6 +9,10 @@
 //! state file, shared by every process that maps the domain. One divergence, on the
 //! strict side: Xen skips the entry checks while a grant is already pinned, the sim
 //! checks on every use, so a grant revoked under a mapping fails the next copy at once.
+//!
+//! Data pages ([`GrantOps::map_pages`]) cost no syscall: the sim already maps every
+//! guest's memory, so a page "mapping" is a pin of the grant plus a window into that
+//! mapping ([`SimPage`]), and unmapping is the unpin. Rings keep real per-page mmaps.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -18,7 +22,7 @@ use super::domain::{DomainView, GrantSlot};
 use super::faults::{CopyFault, Faults};
 use super::hyp::client::HypClient;
 use crate::platform::grant::{CopyOp, CopySegment, GrantError, GrantOps};
-use crate::platform::shm::SharedMem;
+use crate::platform::shm::{SharedMem, SharedWindow};
 use crate::wire::defs::{GTF_PERMIT_ACCESS, GTF_TYPE_MASK, XEN_PAGE_SIZE};
 use crate::wire::grant::{DomId, GrantEntryV1, GrantFlags, GrantRef, GrantStatus};
 
@@ -262,6 +266,41 @@ impl SimGrants {
 
 impl GrantOps for SimGrants {
     type Mapping = SimMapping;
+    type Page = SimPage;
+
+    fn map_pages(
+        &self,
+        domid: DomId,
+        refs: &[GrantRef],
+        out: &mut Vec<Result<SimPage, GrantStatus>>,
+    ) {
+        let view = self.domain(domid);
+        for &gref in refs {
+            // Each page is one map call for fault injection, as in a hypercall batch.
+            if let Some(status) = self.faults.map_fault() {
+                out.push(Err(status));
+                continue;
+            }
+            let Some(view) = view.as_ref() else {
+                out.push(Err(GrantStatus::BAD_DOMAIN));
+                continue;
+            };
+            out.push(pin(view, gref, self.me, false, true).and_then(|frame| {
+                let pin = PagePin {
+                    view: Arc::clone(view),
+                    gref,
+                };
+                // Unreachable failure: `pin` checked the frame against guest memory.
+                SharedWindow::new(pin, frame as usize * XEN_PAGE_SIZE, XEN_PAGE_SIZE)
+                    .map_err(|_| GrantStatus::BAD_PAGE)
+            }));
+        }
+    }
+
+    fn unmap_pages(&self, pages: &mut Vec<SimPage>) -> Result<(), GrantError> {
+        pages.clear();
+        Ok(())
+    }
 
     fn copy(&self, segments: &mut [CopySegment<'_>]) -> Result<(), GrantError> {
         let base = self.faults.start_batch(segments.len());
@@ -341,6 +380,29 @@ pub struct SimMapping {
 impl AsRef<SharedMem> for SimMapping {
     fn as_ref(&self) -> &SharedMem {
         &self.mem
+    }
+}
+
+/// A granted page mapped for the data path: a window into the guest memory the sim maps
+/// anyway, the grant pinned (`GTF_reading`) until it is dropped.
+pub type SimPage = SharedWindow<PagePin>;
+
+/// The pin a [`SimPage`] holds on its grant, and the domain mapping it points into.
+#[derive(Debug)]
+pub struct PagePin {
+    view: Arc<DomainView>,
+    gref: GrantRef,
+}
+
+impl AsRef<SharedMem> for PagePin {
+    fn as_ref(&self) -> &SharedMem {
+        &self.view.mem
+    }
+}
+
+impl Drop for PagePin {
+    fn drop(&mut self) {
+        unpin_all(&self.view, &[self.gref], false);
     }
 }
 

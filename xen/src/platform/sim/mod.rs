@@ -32,7 +32,7 @@ use std::sync::Arc;
 pub use domain::DomainLayout;
 pub use evtchn::{SimChannel, SimEvtchns};
 pub use faults::{CopyFault, Faults, NotifyFault};
-pub use grant_table::{SimGrants, SimMapping};
+pub use grant_table::{PagePin, SimGrants, SimMapping, SimPage};
 pub use guest::{Guest, GuestError};
 pub use host::{Host, SimPaths};
 pub use toolstack::{create_vif, VifSpec};
