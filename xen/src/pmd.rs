@@ -292,6 +292,7 @@ impl EthDev for XenDev {
         if let Some(r) = nb.vif().fatal() {
             x.push((format!("fatal_error_{}", r.name()), 1));
         }
+        x.push(("mcast_addresses".to_string(), nb.vif().mcast().len() as u64));
         for (q, s) in self.stats.iter().enumerate() {
             x.extend(s.xstats(q as u16));
         }

@@ -9,12 +9,14 @@
 //!   timers read, steppable in tests.
 //! - [`ring`]: the backend's end of a shared ring; [`vif`]: the rogue-frontend flag
 //!   shared by a vif's queues; [`stats`]: netback's counters.
+//! - [`mcast`]: the frontend's multicast list and filter.
 //!
 //! Must never: name a simulator type (only the platform traits), use unsafe code, or
 //! let one frontend's fault reach another vif.
 
 pub mod clock;
 pub mod credit;
+pub mod mcast;
 pub mod ring;
 pub mod rx;
 pub mod rx_stall;
@@ -25,6 +27,7 @@ pub mod xenbus;
 
 pub use clock::Clock;
 pub use credit::Rate;
+pub use mcast::McastFilter;
 pub use rx::GuestTxRing;
 pub use stats::QueueCounters;
 pub use tx::{FrontendOffloads, GuestRxRing};

@@ -49,6 +49,13 @@ enum Answer {
     Okay,
 }
 
+/// A multicast-list change a request carries instead of a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum McastOp {
+    Add([u8; 6]),
+    Del([u8; 6]),
+}
+
 /// A data slot of a planned packet: where its bytes are in the guest.
 #[derive(Debug, Clone, Copy)]
 struct DataSlot {
@@ -76,6 +83,8 @@ struct Planned {
     frag_overflow: bool,
     /// Why it is dropped, if it is.
     drop: Option<Drop>,
+    /// An extra-only request: a multicast-list change, no packet.
+    mcast: Option<McastOp>,
 }
 
 /// Why a packet is answered `NETIF_RSP_ERROR`.
@@ -173,7 +182,7 @@ impl<P: Platform> GuestTxRing<P> {
                     break;
                 }
             }
-            if p.drop.is_none() {
+            if p.drop.is_none() && p.mcast.is_none() {
                 let b0 = bufs.len();
                 let mut left = p.len;
                 while left > 0 {
@@ -233,6 +242,7 @@ impl<P: Platform> GuestTxRing<P> {
         idx = idx.wrapping_add(1);
         self.reqs.push((first.id, Answer::Packet));
         let mut gso = None;
+        let (mut add, mut del) = (None, None);
         if first.flags.contains(TxFlags::EXTRA_INFO) {
             loop {
                 if idx == prod {
@@ -244,13 +254,32 @@ impl<P: Platform> GuestTxRing<P> {
                 match x.parse() {
                     Err(_) => return Ok(Walk::Fatal(FatalReason::InvalidExtraType)),
                     Ok(Extra::Gso(g)) => gso = Some(g),
-                    // Multicast control is not offered; hash extras are advisory.
-                    Ok(_) => {}
+                    Ok(Extra::McastAdd(m)) => add = Some(McastOp::Add(m)),
+                    Ok(Extra::McastDel(m)) => del = Some(McastOp::Del(m)),
+                    // Hash extras are advisory.
+                    Ok(Extra::Hash(_)) => {}
                 }
                 if !x.more() {
                     break;
                 }
             }
+        }
+        if let Some(op) = add.or(del) {
+            // netback's order: an add wins over a delete, and the request's own slot
+            // is a dummy: no data, no following slots are read, no GSO check.
+            self.q.ring.req_cons = idx;
+            return Ok(Walk::Packet(Planned {
+                reqs: (r0, self.reqs.len()),
+                data: (d0, d0),
+                bufs: (0, 0),
+                segs: (0, 0),
+                len: usize::from(first.size),
+                flags: first.flags,
+                gso: None,
+                frag_overflow: false,
+                drop: None,
+                mcast: Some(op),
+            }));
         }
         if let Some(g) = gso {
             if g.size == 0 {
@@ -326,6 +355,7 @@ impl<P: Platform> GuestTxRing<P> {
             gso,
             frag_overflow,
             drop,
+            mcast: None,
         }))
     }
 
@@ -448,9 +478,10 @@ impl<P: Platform> GuestTxRing<P> {
     /// `rsp_event` asks.
     fn answer(&mut self, counters: &RxCounters) {
         for p in &self.pkts {
-            let status = match p.drop {
-                None => NetifStatus::OKAY,
-                Some(d) => {
+            let status = match (p.mcast, p.drop) {
+                (Some(op), _) => self.mcast(op),
+                (None, None) => NetifStatus::OKAY,
+                (None, Some(d)) => {
                     counters.errors.add(1);
                     match d {
                         Drop::Slots => self.q.stats.rx_drop_slots.add(1),
@@ -491,5 +522,29 @@ impl<P: Platform> GuestTxRing<P> {
             }
         }
         self.q.push_and_notify();
+    }
+
+    /// Applies a multicast-list change once its request is answered (a request walked
+    /// again after waiting for credit is applied once); the request's status.
+    fn mcast(&self, op: McastOp) -> NetifStatus {
+        let (list, stats) = (self.q.vif.mcast(), &self.q.stats);
+        match op {
+            McastOp::Add(m) => {
+                stats.rx_mcast_add.add(1);
+                if list.add(m) {
+                    return NetifStatus::OKAY;
+                }
+                if stats.rx_mcast_full.get() == 0 {
+                    log::warn!("vif {}: too many multicast addresses", self.q.domid.0);
+                }
+                stats.rx_mcast_full.add(1);
+                NetifStatus::ERROR
+            }
+            McastOp::Del(m) => {
+                stats.rx_mcast_del.add(1);
+                list.del(m);
+                NetifStatus::OKAY
+            }
+        }
     }
 }

@@ -33,6 +33,15 @@ pub struct QueueCounters {
     pub tx_stalls: Counter,
     /// Notifications sent to the frontend.
     pub notify: Counter,
+    /// `XEN_NETIF_EXTRA_TYPE_MCAST_ADD` requests served.
+    pub rx_mcast_add: Counter,
+    /// `XEN_NETIF_EXTRA_TYPE_MCAST_DEL` requests served.
+    pub rx_mcast_del: Counter,
+    /// Adds refused because the list was full (`XEN_NETBK_MCAST_MAX`), answered
+    /// `NETIF_RSP_ERROR`.
+    pub rx_mcast_full: Counter,
+    /// Multicast frames into the guest dropped by its multicast filter.
+    pub tx_mcast_filtered: Counter,
 }
 
 impl QueueCounters {
@@ -51,6 +60,10 @@ impl QueueCounters {
             ("tx_drained", &self.tx_drained),
             ("tx_stalls", &self.tx_stalls),
             ("notify", &self.notify),
+            ("rx_mcast_add", &self.rx_mcast_add),
+            ("rx_mcast_del", &self.rx_mcast_del),
+            ("rx_mcast_full", &self.rx_mcast_full),
+            ("tx_mcast_filtered", &self.tx_mcast_filtered),
         ]
         .into_iter()
         .map(|(n, c)| (format!("q{q}_{n}"), c.get()))

@@ -141,7 +141,16 @@ impl<P: Platform> GuestRxRing<P> {
         let mut taken = 0;
         let mut bytes = 0u64;
         let mut blocked = None;
+        // Read once per burst: a change applies from the next one.
+        let filter = self.q.vif.mcast().control();
+        let mut filtered = 0;
         for m in pkts.as_slice() {
+            if filter && !self.q.vif.mcast().passes(m.data()) {
+                // Taken and dropped, as netback's `xenvif_start_xmit` does.
+                taken += 1;
+                filtered += 1;
+                continue;
+            }
             let len = m.pkt_len() as usize;
             let gso = gso_of(m, self.offloads);
             let data_slots = len.div_ceil(XEN_PAGE_SIZE).max(1);
@@ -170,19 +179,21 @@ impl<P: Platform> GuestRxRing<P> {
             .sum();
         self.segs = reuse_segments(segs);
         self.q.stats.tx_grant_errors.add(failed);
+        self.q.stats.tx_mcast_filtered.add(filtered as u64);
         self.answer();
         pkts.take_front(taken).for_each(drop);
-        counters.packets.add(taken as u64);
+        let sent = taken - filtered;
+        counters.packets.add(sent as u64);
         counters.bytes.add(bytes);
         match blocked {
-            Some(need) if taken == 0 => match self.timers.blocked(need, now) {
+            Some(need) if sent == 0 => match self.timers.blocked(need, now) {
                 Blocked::Keep => taken,
-                Blocked::Drain => self.drain(pkts, counters),
+                Blocked::Drain => taken + self.drain(pkts, counters),
                 Blocked::Stall => {
                     log::warn!("vif {}: guest rx ring stalled", self.q.domid.0);
                     self.q.stats.tx_stalls.add(1);
                     self.q.vif.queue_stalled(true);
-                    self.drain(pkts, counters)
+                    taken + self.drain(pkts, counters)
                 }
             },
             _ => {

@@ -12,6 +12,8 @@
 
 use std::sync::atomic::{AtomicU16, AtomicU8, Ordering};
 
+use super::mcast::McastFilter;
+
 /// Why a frontend was declared rogue. Each is a protocol violation netback treats as
 /// fatal for the vif.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -79,6 +81,7 @@ impl FatalReason {
 pub struct VifShared {
     fatal: AtomicU8,
     stalled_queues: AtomicU16,
+    mcast: McastFilter,
 }
 
 impl VifShared {
@@ -118,6 +121,12 @@ impl VifShared {
     /// Whether any queue is stalled (netback turns the carrier off for one).
     pub fn is_stalled(&self) -> bool {
         self.stalled_queues.load(Ordering::Acquire) != 0
+    }
+
+    /// The frontend's multicast list (per connection, as netback frees it at
+    /// disconnect).
+    pub fn mcast(&self) -> &McastFilter {
+        &self.mcast
     }
 }
 

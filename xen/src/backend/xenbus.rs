@@ -201,6 +201,8 @@ impl<P: Platform> Netback<P> {
                 ("feature-ipv6-csum-offload", "1"),
                 ("feature-rx-copy", "1"),
                 ("feature-rx-flip", "0"),
+                ("feature-multicast-control", "1"),
+                ("feature-dynamic-multicast-control", "1"),
                 (
                     "feature-split-event-channels",
                     if cfg.split_evtchn { "1" } else { "0" },
@@ -241,16 +243,25 @@ impl<P: Platform> Netback<P> {
             connected_queues: 0,
             rx_notify: false,
         };
-        nb.platform
-            .store()
-            .watch(&format!("{}/state", nb.fe), &nb.watch_token())?;
+        for path in nb.watched() {
+            nb.platform.store().watch(&path, &nb.watch_token())?;
+        }
         nb.frontend_changed()?;
         Ok((nb, ends))
     }
 
-    /// The token of this vif's watch.
+    /// The token of this vif's watches.
     pub fn watch_token(&self) -> String {
         format!("vpmd-netback:{}", self.be)
+    }
+
+    /// What this vif watches: the frontend's state, and the keys netback applies to a
+    /// live connection.
+    fn watched(&self) -> [String; 2] {
+        [
+            format!("{}/state", self.fe),
+            format!("{}/request-multicast-control", self.fe),
+        ]
     }
 
     /// The backend's xenstore directory.
@@ -328,7 +339,23 @@ impl<P: Platform> Netback<P> {
             // ours to act on.
             _ => return Ok(()),
         };
-        self.go(target)
+        self.go(target)?;
+        self.live_keys_changed()
+    }
+
+    /// Applies the watched keys netback honours on a connected vif (every watch event
+    /// re-reads them: events coalesce, the current value is what counts).
+    fn live_keys_changed(&mut self) -> Result<(), XsError> {
+        if self.state != XenbusState::Connected {
+            return Ok(());
+        }
+        // A malformed value is no request, as netback's `xenbus_read_unsigned`.
+        match self.flag("request-multicast-control") {
+            Ok(on) => self.vif.mcast().set_control(on),
+            Err(XenbusError::Store(e)) => return Err(e),
+            Err(_) => self.vif.mcast().set_control(false),
+        }
+        Ok(())
     }
 
     /// Walks to `target`, connecting or disconnecting on the way.
@@ -506,6 +533,8 @@ impl<P: Platform> Netback<P> {
             slot.rx.start(rx, 0);
             slot.tx.start(tx, 0);
         }
+        vif.mcast()
+            .set_control(self.flag("request-multicast-control")?);
         self.vif = vif;
         self.connected_queues = queues;
         self.rx_notify = rx_notify;
@@ -516,10 +545,9 @@ impl<P: Platform> Netback<P> {
     /// Closes the backend: takes the rings back and writes Closed.
     pub fn close(&mut self) -> Result<(), XsError> {
         self.go(XenbusState::Closed)?;
-        let _ = self
-            .platform
-            .store()
-            .unwatch(&format!("{}/state", self.fe), &self.watch_token());
+        for path in self.watched() {
+            let _ = self.platform.store().unwatch(&path, &self.watch_token());
+        }
         Ok(())
     }
 }

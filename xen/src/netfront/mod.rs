@@ -12,6 +12,7 @@
 //! Must never: trust a response's id or size unchecked, or end a grant the backend
 //! still holds (it reports the backend broken instead).
 
+pub mod mcast;
 pub mod ring;
 pub mod rx;
 pub mod tx;

@@ -9,5 +9,6 @@ mod harness;
 
 mod data;
 mod handshake;
+mod mcast;
 mod queues;
 mod rate;
