@@ -7,7 +7,8 @@
 //! (offer `feature-split-event-channels`, default 1), `sim=DIR` (the sim host's socket
 //! directory: the platform; required until a Linux dom0 platform exists),
 //! `rate=BYTES/USEC` (guest tx credit per queue: BYTES every USEC microseconds; the
-//! vif's xenstore `rate` key, if the toolstack wrote one, takes precedence),
+//! vif's xenstore `rate` key, if the toolstack wrote one, takes precedence and is
+//! followed live),
 //! `rx-drain-ms=N` and `rx-stall-ms=N` (the guest rx ring's drain and stall timeouts,
 //! 1..=3600000, default 10000 and 60000, as netback's).
 //! `copy-threshold` is recognised and refused as not supported yet.
@@ -293,6 +294,7 @@ impl EthDev for XenDev {
             x.push((format!("fatal_error_{}", r.name()), 1));
         }
         x.push(("mcast_addresses".to_string(), nb.vif().mcast().len() as u64));
+        x.push(("rate_key_invalid".to_string(), nb.rate_key_invalid()));
         for (q, s) in self.stats.iter().enumerate() {
             x.extend(s.xstats(q as u16));
         }

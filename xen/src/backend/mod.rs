@@ -5,7 +5,7 @@
 //! - [`rx`]: vpmd's rx, from the guest's tx ring; [`tx`]: vpmd's tx, into the guest's
 //!   rx ring. Directions are named from vpmd's side, as in ethdev.
 //! - [`rx_stall`]: the guest rx ring's drain and stall timers (XSA-392).
-//! - [`credit`]: guest tx rate limiting; [`clock`]: the time it and the guest rx
+//! - [`credit`]: guest tx rate limiting, [`live_rate`] its live changes; [`clock`]: the time it and the guest rx
 //!   timers read, steppable in tests.
 //! - [`ring`]: the backend's end of a shared ring; [`vif`]: the rogue-frontend flag
 //!   shared by a vif's queues; [`stats`]: netback's counters.
@@ -16,6 +16,7 @@
 
 pub mod clock;
 pub mod credit;
+pub mod live_rate;
 pub mod mcast;
 pub mod ring;
 pub mod rx;

@@ -109,6 +109,8 @@ pub struct GuestTxRing<P: Platform> {
     q: VifRing<P>,
     /// Rate limiting, if the vif has a rate.
     credit: Option<Credit>,
+    /// The vif's rate generation `credit` follows.
+    rate_gen: u64,
     fatal_slots: usize,
     // Scratch, reused by every burst.
     reqs: Vec<(u16, Answer)>,
@@ -122,9 +124,11 @@ impl<P: Platform> GuestTxRing<P> {
     /// paid for with `credit` if there is one.
     pub(crate) fn new(parts: VifRingParts<P>, credit: Option<Credit>) -> Self {
         let n = RingLayout::TX.entries as usize;
+        let rate_gen = parts.vif.rate().generation();
         Self {
             q: VifRing::new(parts, RingLayout::TX),
             credit,
+            rate_gen,
             fatal_slots: FATAL_SKB_SLOTS_DEFAULT,
             reqs: Vec::with_capacity(n),
             data: Vec::with_capacity(n),
@@ -158,6 +162,11 @@ impl<P: Platform> GuestTxRing<P> {
         let room = usize::from(pool.data_room()).max(ETH_HLEN);
         // One clock read per burst, for the credit.
         let now = self.q.clock.now();
+        let rate_gen = self.q.vif.rate().generation();
+        if rate_gen != self.rate_gen {
+            self.rate_gen = rate_gen;
+            self.rate_changed(now);
+        }
         let mut fatal = None;
         let mut delivered = 0;
         while delivered < max && self.q.ring.req_cons != prod {
@@ -224,6 +233,19 @@ impl<P: Platform> GuestTxRing<P> {
             self.q.fatal(why);
         }
         n
+    }
+
+    /// Follows the vif's new rate (rarely: the toolstack rewrote `rate`).
+    #[cold]
+    fn rate_changed(&mut self, now: std::time::Duration) {
+        self.credit = match (self.credit.take(), self.q.vif.rate().get()) {
+            (Some(mut c), Some(r)) => {
+                c.set_rate(r, now);
+                Some(c)
+            }
+            (None, Some(r)) => Some(Credit::new(r, now)),
+            (_, None) => None,
+        };
     }
 
     /// Puts the packet just walked back in the ring, for a later burst to walk again.

@@ -12,6 +12,7 @@
 
 use std::sync::atomic::{AtomicU16, AtomicU8, Ordering};
 
+use super::live_rate::LiveRate;
 use super::mcast::McastFilter;
 
 /// Why a frontend was declared rogue. Each is a protocol violation netback treats as
@@ -82,6 +83,7 @@ pub struct VifShared {
     fatal: AtomicU8,
     stalled_queues: AtomicU16,
     mcast: McastFilter,
+    rate: LiveRate,
 }
 
 impl VifShared {
@@ -127,6 +129,11 @@ impl VifShared {
     /// disconnect).
     pub fn mcast(&self) -> &McastFilter {
         &self.mcast
+    }
+
+    /// The rate the toolstack set, published to the queues.
+    pub fn rate(&self) -> &LiveRate {
+        &self.rate
     }
 }
 

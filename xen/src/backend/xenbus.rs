@@ -130,6 +130,11 @@ pub struct Netback<P: Platform> {
     mac: [u8; 6],
     handle: u32,
     connected_queues: u16,
+    /// The `rate` key as last applied (`None`: absent), so a watch event for another
+    /// key does not re-read it as a change.
+    rate_key: Option<String>,
+    /// Live `rate` values that did not parse (the previous rate was kept).
+    rate_key_invalid: u64,
     /// The frontend's `feature-rx-notify`: it notifies when it posts rx buffers.
     /// Without it netback shortens its drain timeout and skips stall detection
     /// ([`RxTimers::new`]); a polling backend needs no notification either way.
@@ -241,6 +246,8 @@ impl<P: Platform> Netback<P> {
             mac,
             handle,
             connected_queues: 0,
+            rate_key: None,
+            rate_key_invalid: 0,
             rx_notify: false,
         };
         for path in nb.watched() {
@@ -257,10 +264,11 @@ impl<P: Platform> Netback<P> {
 
     /// What this vif watches: the frontend's state, and the keys netback applies to a
     /// live connection.
-    fn watched(&self) -> [String; 2] {
+    fn watched(&self) -> [String; 3] {
         [
             format!("{}/state", self.fe),
             format!("{}/request-multicast-control", self.fe),
+            format!("{}/rate", self.be),
         ]
     }
 
@@ -355,7 +363,45 @@ impl<P: Platform> Netback<P> {
             Err(XenbusError::Store(e)) => return Err(e),
             Err(_) => self.vif.mcast().set_control(false),
         }
+        self.rate_changed()
+    }
+
+    /// netback's `xen_net_rate_changed`: the toolstack's new `rate` reaches every
+    /// queue at its next burst. A removed key falls back to the configured rate. A
+    /// malformed one keeps the rate in force (netback would lift the limit, which a
+    /// typo should not do), and is logged and counted.
+    fn rate_changed(&mut self) -> Result<(), XsError> {
+        let key = match self.key(&self.be, "rate") {
+            Ok(k) => k,
+            Err(XenbusError::Store(e)) => return Err(e),
+            Err(_) => Some(String::new()),
+        };
+        if key == self.rate_key {
+            return Ok(());
+        }
+        let rate = match key.as_deref() {
+            None => self.cfg.rate,
+            Some(v) => match Rate::parse(v, ',') {
+                Some(r) => Some(r),
+                None => {
+                    log::warn!("{}/rate: {v:?} is not bytes,usec; rate unchanged", self.be);
+                    self.rate_key_invalid += 1;
+                    self.rate_key = key;
+                    return Ok(());
+                }
+            },
+        };
+        self.rate_key = key;
+        if rate != self.vif.rate().get() {
+            log::info!("{}: rate {rate:?}", self.be);
+            self.vif.rate().set(rate);
+        }
         Ok(())
+    }
+
+    /// Live `rate` values refused as malformed.
+    pub fn rate_key_invalid(&self) -> u64 {
+        self.rate_key_invalid
     }
 
     /// Walks to `target`, connecting or disconnecting on the way.
@@ -448,9 +494,10 @@ impl<P: Platform> Netback<P> {
             });
         }
         let rx_notify = self.flag("feature-rx-notify")?;
-        let rate = match self.key(&self.be, "rate")? {
+        let rate_key = self.key(&self.be, "rate")?;
+        let rate = match &rate_key {
             None => self.cfg.rate,
-            Some(v) => Some(Rate::parse(&v, ',').ok_or(XenbusError::Key {
+            Some(v) => Some(Rate::parse(v, ',').ok_or(XenbusError::Key {
                 key: format!("{}/rate", self.be),
                 why: "not bytes,usec (both positive)",
             })?),
@@ -482,6 +529,7 @@ impl<P: Platform> Netback<P> {
             keys.push((dir, tx_ref, rx_ref, ports));
         }
         let vif = Arc::new(VifShared::new());
+        vif.rate().set(rate);
         let dom = self.cfg.frontend;
         let p = &self.platform;
         for (q, (dir, tx_ref, rx_ref, (tx_port, rx_port))) in keys.into_iter().enumerate() {
@@ -536,6 +584,7 @@ impl<P: Platform> Netback<P> {
         vif.mcast()
             .set_control(self.flag("request-multicast-control")?);
         self.vif = vif;
+        self.rate_key = rate_key;
         self.connected_queues = queues;
         self.rx_notify = rx_notify;
         log::info!("{}: connected, {queues} queue(s)", self.be);

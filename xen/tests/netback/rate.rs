@@ -153,3 +153,42 @@ fn the_toolstack_rate_key_wins_and_a_bad_one_refuses_the_connection() {
     let err = String::from_utf8(err).unwrap();
     assert!(err.contains("/rate") && err.contains("bytes,usec"), "{err}");
 }
+
+/// Rewrites the `rate` key and runs the backend's control plane until the watch
+/// event was handled.
+fn rewrite_rate(sim: &Sim, v: &mut Vif, value: &str) {
+    write_rate_key(sim, value);
+    // The watch event is queued once the write returns; drain what has arrived.
+    while v.nb.poll_events(Duration::from_millis(20)).unwrap() {}
+}
+
+#[test]
+fn a_live_rate_change_is_followed_within_ten_percent_and_a_bad_one_is_ignored() {
+    let sim = Sim::new("rate-live");
+    let clock = Clock::manual();
+    let mut v = limited(&sim, None, Some("10000,1000"), &clock);
+    let step = Duration::from_micros(100);
+    let span = Duration::from_millis(200);
+    for key in ["40000,1000", "2000,1000", "20000,500"] {
+        rewrite_rate(&sim, &mut v, key);
+        // The first period after a change may still spend credit of the old rate.
+        measure(&mut v, &clock, 1000, step, Duration::from_millis(10));
+        let got = measure(&mut v, &clock, 1000, step, span);
+        assert_near(got, Rate::parse(key, ',').unwrap());
+    }
+    rewrite_rate(&sim, &mut v, "fast");
+    assert_eq!(v.nb.rate_key_invalid(), 1);
+    let got = measure(&mut v, &clock, 1000, step, span);
+    assert_near(got, Rate::parse("20000,500", ',').unwrap());
+    assert_eq!(v.nb.state(), XenbusState::Connected);
+
+    // Removing the key lifts the limit (no devarg rate here).
+    let be = SimPlatform::connect(sim.paths(), DomId::DOM0).unwrap();
+    be.store()
+        .rm(TxId::NONE, &format!("{}/rate", v.nb.path()))
+        .unwrap();
+    while v.nb.poll_events(Duration::from_millis(20)).unwrap() {}
+    let got = measure(&mut v, &clock, 1000, step, span);
+    assert!(got > 100_000.0 * 10.0, "unlimited: {got:.0} B/s");
+    assert_eq!(v.rxc.errors.get(), 0);
+}
