@@ -42,6 +42,7 @@ use crate::backend::{
     BackendConfig, Clock, GuestRxRing, GuestTxRing, Netback, QueueCounters, Rate,
 };
 use crate::platform::sim::{SimPaths, SimPlatform};
+use crate::platform::xenstore::COALESCE_AT;
 use crate::platform::{Platform, XenStore};
 use crate::wire::grant::DomId;
 
@@ -178,21 +179,37 @@ impl Driver for XenDriver {
     }
 }
 
-/// Serves the vif's xenbus events until `stop`.
+/// Serves the vif's xenbus events and event channels until `stop`. Events that
+/// queued up are handled once (the keys are re-read), so a guest rewriting its keys
+/// costs one pass per loop, not one per write.
 fn control_loop(platform: &SimPlatform, nb: &Nb, stop: &AtomicBool) {
+    let st = platform.store();
     while !stop.load(Ordering::Relaxed) {
-        match platform.store().read_watch(Some(Duration::from_millis(50))) {
-            Ok(Some(_)) => {
-                if let Err(e) = lock(nb).frontend_changed() {
+        let fired = st
+            .read_watch(Some(Duration::from_millis(50)))
+            .and_then(|e| {
+                // Bounded: a guest writing as fast as we read must not keep us here.
+                for _ in 0..COALESCE_AT {
+                    if e.is_none() || st.read_watch(Some(Duration::ZERO))?.is_none() {
+                        break;
+                    }
+                }
+                Ok(e.is_some())
+            });
+        let mut nb = lock(nb);
+        match fired {
+            Ok(true) => {
+                if let Err(e) = nb.frontend_changed() {
                     log::error!("xenbus: {e}");
                 }
             }
-            Ok(None) => {}
+            Ok(false) => {}
             Err(e) => {
                 log::error!("xenstore connection lost: {e}");
                 return;
             }
         }
+        nb.service_events();
     }
 }
 

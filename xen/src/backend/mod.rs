@@ -10,12 +10,14 @@
 //! - [`ring`]: the backend's end of a shared ring; [`vif`]: the rogue-frontend flag
 //!   shared by a vif's queues; [`stats`]: netback's counters.
 //! - [`mcast`]: the frontend's multicast list and filter.
+//! - [`late_eoi`]: the frontend's notifications, consumed at a bounded rate (XSA-332).
 //!
 //! Must never: name a simulator type (only the platform traits), use unsafe code, or
 //! let one frontend's fault reach another vif.
 
 pub mod clock;
 pub mod credit;
+pub mod late_eoi;
 pub mod live_rate;
 pub mod mcast;
 pub mod ring;

@@ -19,6 +19,7 @@
 //! packet beyond the packet's own buffers, panic or block on guest input, or arm
 //! `req_event` (poll mode keeps the frontend from notifying us).
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use vpmd_mempool::{ol_flags, Burst, PktBuf, PktPool, TxOffload};
@@ -154,6 +155,7 @@ impl<P: Platform> GuestTxRing<P> {
         let Some(prod) = self.q.live_prod(FatalReason::ImpossibleRequests) else {
             return 0;
         };
+        self.q.stats.seen_prod[0].store(prod, Ordering::Relaxed);
         self.reqs.clear();
         self.data.clear();
         self.pkts.clear();

@@ -3,6 +3,8 @@
 //! writer (the queue's lcore), readable by anyone. Must never be written from two
 //! threads: [`Counter`] bumps with a load and a store.
 
+use std::sync::atomic::AtomicU32;
+
 use vpmd_pmd::Counter;
 
 /// Counters of one queue pair, named as netback's `xenvif_stats` and its drop causes.
@@ -42,6 +44,17 @@ pub struct QueueCounters {
     pub rx_mcast_full: Counter,
     /// Multicast frames into the guest dropped by its multicast filter.
     pub tx_mcast_filtered: Counter,
+    /// Notifications from the frontend consumed (each read takes all pending ones;
+    /// written by the control thread).
+    pub evtchn_events: Counter,
+    /// Of those, events after which the rings made no progress (XSA-332's spurious
+    /// events; written by the control thread).
+    pub evtchn_spurious: Counter,
+    /// The guest tx ring's `req_prod` as its last burst saw it, and the guest rx
+    /// ring's: what tells a spurious event from one with work ([`late_eoi`]).
+    ///
+    /// [`late_eoi`]: super::late_eoi
+    pub(crate) seen_prod: [AtomicU32; 2],
 }
 
 impl QueueCounters {
@@ -64,6 +77,8 @@ impl QueueCounters {
             ("rx_mcast_del", &self.rx_mcast_del),
             ("rx_mcast_full", &self.rx_mcast_full),
             ("tx_mcast_filtered", &self.tx_mcast_filtered),
+            ("evtchn_events", &self.evtchn_events),
+            ("evtchn_spurious", &self.evtchn_spurious),
         ]
         .into_iter()
         .map(|(n, c)| (format!("q{q}_{n}"), c.get()))

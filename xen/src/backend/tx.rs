@@ -14,6 +14,8 @@
 //! Must never: read a request slot twice, write outside a response slot, panic on
 //! guest input, or allocate per packet.
 
+use std::sync::atomic::Ordering;
+
 use vpmd_mempool::{ol_flags, Burst, PktBuf};
 use vpmd_pmd::TxCounters;
 
@@ -128,6 +130,7 @@ impl<P: Platform> GuestRxRing<P> {
         let Some(prod) = self.q.live_prod(FatalReason::RxImpossibleRequests) else {
             return drop_all(pkts, counters);
         };
+        self.q.stats.seen_prod[1].store(prod, Ordering::Relaxed);
         let now = self.q.clock.now();
         let free = |cons: RingIdx| prod.wrapping_sub(cons) as usize;
         if self.timers.is_stalled() {

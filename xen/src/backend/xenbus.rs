@@ -11,6 +11,7 @@
 //! [`Handover`](vpmd_fastpath::Handover), taken back before unmapping), trust a
 //! frontend value unparsed, or keep a mapping after the frontend closed.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,12 +20,15 @@ use vpmd_pmd::parse_mac;
 
 use super::clock::Clock;
 use super::credit::{Credit, Rate};
+use super::late_eoi::LateEoi;
 use super::ring::VifRingParts;
 use super::rx::GuestTxRing;
 use super::rx_stall::RxTimers;
 use super::stats::QueueCounters;
 use super::tx::{FrontendOffloads, GuestRxRing};
 use super::vif::VifShared;
+use super::EvtchnOf;
+use crate::platform::xenstore::COALESCE_AT;
 use crate::platform::{transact, EventChannels, GrantOps, Platform, Port, TxId, XenStore, XsError};
 use crate::wire::grant::{DomId, GrantRef};
 use crate::wire::xenbus::XenbusState;
@@ -32,6 +36,24 @@ use crate::wire::xenbus::XenbusState;
 /// Most queues a vif may have (netback's `xenvif_max_queues` default is the CPU
 /// count; vpmd's lcores decide, this is the ceiling).
 pub const MAX_QUEUES: u16 = 8;
+
+/// Least time between two services of the frontend's event channels.
+const SERVICE_PERIOD: Duration = Duration::from_millis(1);
+
+/// Which of a queue's rings a bound port signals.
+#[derive(Debug, Clone, Copy)]
+enum Signals {
+    GuestTx,
+    GuestRx,
+    Both,
+}
+
+/// A bound port of a queue, served by [`Netback::service_events`].
+struct Gate<P: Platform> {
+    queue: usize,
+    signals: Signals,
+    eoi: LateEoi<EvtchnOf<P>>,
+}
 
 /// What the backend offers and whom it serves.
 #[derive(Debug, Clone)]
@@ -135,6 +157,10 @@ pub struct Netback<P: Platform> {
     rate_key: Option<String>,
     /// Live `rate` values that did not parse (the previous rate was kept).
     rate_key_invalid: u64,
+    /// The bound ports of the connected queues.
+    gates: Vec<Gate<P>>,
+    /// When the ports may be serviced again.
+    next_service: Duration,
     /// The frontend's `feature-rx-notify`: it notifies when it posts rx buffers.
     /// Without it netback shortens its drain timeout and skips stall detection
     /// ([`RxTimers::new`]); a polling backend needs no notification either way.
@@ -248,6 +274,8 @@ impl<P: Platform> Netback<P> {
             connected_queues: 0,
             rate_key: None,
             rate_key_invalid: 0,
+            gates: Vec::new(),
+            next_service: Duration::ZERO,
             rx_notify: false,
         };
         for path in nb.watched() {
@@ -270,6 +298,11 @@ impl<P: Platform> Netback<P> {
             format!("{}/request-multicast-control", self.fe),
             format!("{}/rate", self.be),
         ]
+    }
+
+    /// The platform the backend runs on.
+    pub fn platform(&self) -> &Arc<P> {
+        &self.platform
     }
 
     /// The backend's xenstore directory.
@@ -323,10 +356,37 @@ impl<P: Platform> Netback<P> {
         let st = self.platform.store();
         let got = st.read_watch(Some(timeout))?.is_some();
         if got {
-            while st.read_watch(Some(Duration::ZERO))?.is_some() {}
+            // Bounded: a guest writing as fast as we read must not keep us here.
+            for _ in 0..COALESCE_AT {
+                if st.read_watch(Some(Duration::ZERO))?.is_none() {
+                    break;
+                }
+            }
             self.frontend_changed()?;
         }
+        self.service_events();
         Ok(got)
+    }
+
+    /// Consumes the frontend's notifications, at most once per [`SERVICE_PERIOD`] and
+    /// as [`late_eoi`](super::late_eoi) allows each port (the control thread calls
+    /// this every loop; the rings never wait for an event).
+    pub fn service_events(&mut self) {
+        let now = self.cfg.clock.now();
+        if now < self.next_service {
+            return;
+        }
+        self.next_service = now + SERVICE_PERIOD;
+        for g in &mut self.gates {
+            let stats = &self.queues[g.queue].stats;
+            let seen = |i: usize| u64::from(stats.seen_prod[i].load(Ordering::Relaxed));
+            let progress = match g.signals {
+                Signals::GuestTx => seen(0),
+                Signals::GuestRx => seen(1),
+                Signals::Both => seen(0) << 32 | seen(1),
+            };
+            g.eoi.service(now, progress, stats);
+        }
     }
 
     /// Reacts to the frontend's current state (called on each watch event).
@@ -445,6 +505,7 @@ impl<P: Platform> Netback<P> {
             q.rx.stop();
             q.tx.stop();
         }
+        self.gates.clear();
         self.connected_queues = 0;
     }
 
@@ -559,6 +620,17 @@ impl<P: Platform> Netback<P> {
                         .map_err(|e| res("bind", "event-channel-rx", e.to_string()))?,
                 ),
             };
+            let gate = |signals, ch: &Arc<_>| Gate {
+                queue: q,
+                signals,
+                eoi: LateEoi::new(Arc::clone(ch)),
+            };
+            if rx_port.is_some() {
+                self.gates.push(gate(Signals::GuestTx, &tx_ch));
+                self.gates.push(gate(Signals::GuestRx, &rx_ch));
+            } else {
+                self.gates.push(gate(Signals::Both, &tx_ch));
+            }
             let slot = &self.queues[q];
             let parts = |page, evtchn| VifRingParts {
                 platform: Arc::clone(p),

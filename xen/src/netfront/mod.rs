@@ -522,6 +522,17 @@ impl Netfront {
         Ok(())
     }
 
+    /// Notifies every port of queue `q`, with nothing new in its rings (one step of
+    /// an event-channel storm, XSA-332).
+    pub fn raw_notify(&mut self, q: u16) -> Result<(), NetfrontError> {
+        let fq = self.queue(q)?;
+        fq.ch_tx.notify()?;
+        if let Some(rx) = &fq.ch_rx {
+            rx.notify()?;
+        }
+        Ok(())
+    }
+
     /// Sets the tx ring's `req_prod` to anything.
     pub fn raw_set_req_prod(&mut self, q: u16, v: RingIdx) -> Result<(), NetfrontError> {
         let g = Arc::clone(&self.guest);

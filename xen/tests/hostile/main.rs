@@ -1,5 +1,5 @@
-//! Hostile frontends against netback (ANCHORS 2.4, cases 21-26 and 28; 23's multicast
-//! flood is in [`mcast_flood`]), one test per check. Each shows the rogue vif disabled
+//! Hostile frontends against netback (ANCHORS 2.4, cases 21-26, 28 and 29; 23's
+//! multicast flood is in [`mcast_flood`], 29 in [`evtchn_storm`]), one test per check. Each shows the rogue vif disabled
 //! with the right reason (carrier off, no more work) or the bad packet dropped with the
 //! right status and counter, and that a second guest's vif keeps working both ways.
 
@@ -9,6 +9,7 @@ mod host_dir;
 #[path = "../netback/harness.rs"]
 mod harness;
 
+mod evtchn_storm;
 mod mcast_flood;
 
 use harness::*;
