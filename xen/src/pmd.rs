@@ -7,7 +7,8 @@
 //! (offer `feature-split-event-channels`, default 1), `sim=DIR` (the sim host's socket
 //! directory: the platform; required until a Linux dom0 platform exists),
 //! `rate=BYTES/USEC` (guest tx credit per queue: BYTES every USEC microseconds; the
-//! vif's xenstore `rate` key, if the toolstack wrote one, takes precedence),
+//! vif's xenstore `rate` key, if the toolstack wrote one, takes precedence and is
+//! followed live),
 //! `rx-drain-ms=N` and `rx-stall-ms=N` (the guest rx ring's drain and stall timeouts,
 //! 1..=3600000, default 10000 and 60000, as netback's).
 //! `copy-threshold=B` (0..=4096, default 0): guest tx fragments of at least B bytes
@@ -47,6 +48,7 @@ use crate::backend::{
     BackendConfig, Clock, GuestRxRing, GuestTxRing, Netback, QueueCounters, Rate,
 };
 use crate::platform::sim::{SimPaths, SimPlatform};
+use crate::platform::xenstore::COALESCE_AT;
 use crate::platform::{Platform, XenStore};
 use crate::wire::defs::XEN_PAGE_SIZE;
 use crate::wire::grant::DomId;
@@ -183,8 +185,11 @@ impl Driver for XenDriver {
     }
 }
 
-/// Serves the vif's xenbus events and control ring until `stop`.
+/// Serves the vif's xenbus events, control ring and event channels until `stop`.
+/// Events that queued up are handled once (the keys are re-read), so a guest rewriting
+/// its keys costs one pass per loop, not one per write.
 fn control_loop(platform: &SimPlatform, nb: &Nb, stop: &AtomicBool) {
+    let st = platform.store();
     while !stop.load(Ordering::Relaxed) {
         let wait = {
             let mut nb = lock(nb);
@@ -196,18 +201,29 @@ fn control_loop(platform: &SimPlatform, nb: &Nb, stop: &AtomicBool) {
                 Duration::from_millis(50)
             }
         };
-        match platform.store().read_watch(Some(wait)) {
-            Ok(Some(_)) => {
-                if let Err(e) = lock(nb).frontend_changed() {
+        let fired = st.read_watch(Some(wait)).and_then(|e| {
+            // Bounded: a guest writing as fast as we read must not keep us here.
+            for _ in 0..COALESCE_AT {
+                if e.is_none() || st.read_watch(Some(Duration::ZERO))?.is_none() {
+                    break;
+                }
+            }
+            Ok(e.is_some())
+        });
+        let mut nb = lock(nb);
+        match fired {
+            Ok(true) => {
+                if let Err(e) = nb.frontend_changed() {
                     log::error!("xenbus: {e}");
                 }
             }
-            Ok(None) => {}
+            Ok(false) => {}
             Err(e) => {
                 log::error!("xenstore connection lost: {e}");
                 return;
             }
         }
+        nb.service_events();
     }
 }
 
@@ -309,6 +325,8 @@ impl EthDev for XenDev {
             x.push((format!("fatal_error_{}", r.name()), 1));
         }
         x.extend(nb.ctrl().xstats());
+        x.push(("mcast_addresses".to_string(), nb.vif().mcast().len() as u64));
+        x.push(("rate_key_invalid".to_string(), nb.rate_key_invalid()));
         for (q, s) in self.stats.iter().enumerate() {
             x.extend(s.xstats(q as u16));
         }

@@ -97,6 +97,19 @@ impl Credit {
         true
     }
 
+    /// Switches to `rate` at `now`, as netback's `xen_net_rate_changed`: a pending
+    /// replenishment happens at once (at the new rate); otherwise the credit left is cut
+    /// to one period's worth of the new rate.
+    pub fn set_rate(&mut self, rate: Rate, now: Duration) {
+        self.rate = rate;
+        self.period = Duration::from_micros(rate.usec);
+        if self.pending {
+            self.window_start = self.window_start.min(now);
+        } else {
+            self.remaining = self.remaining.min(rate.bytes);
+        }
+    }
+
     /// Pays for a packet [`Credit::ready`] allowed.
     pub fn charge(&mut self, size: u64) {
         self.remaining = self.remaining.saturating_sub(size);

@@ -9,13 +9,15 @@
 //! - [`rx_stall`]: the guest rx ring's drain and stall timers (XSA-392).
 //! - [`zerocopy`]: grant-mapped guest tx fragments (`copy-threshold`), answered when
 //!   their mbufs are freed.
-//! - [`credit`]: guest tx rate limiting; [`clock`]: the time it and the guest rx
-//!   timers read, steppable in tests.
+//! - [`credit`]: guest tx rate limiting, [`live_rate`] its live changes; [`clock`]: the
+//!   time it and the guest rx timers read, steppable in tests.
 //! - [`ctrl`]: the control ring (`feature-ctrl-ring`), served by the control plane;
 //!   [`hash`]: the receive-side hash settings it sets and the guest rx path applies;
 //!   [`toeplitz`]: the hash itself.
 //! - [`ring`]: the backend's end of a shared ring; [`vif`]: the rogue-frontend flag
 //!   shared by a vif's queues; [`stats`]: netback's counters.
+//! - [`mcast`]: the frontend's multicast list and filter.
+//! - [`late_eoi`]: the frontend's notifications, consumed at a bounded rate (XSA-332).
 //!
 //! Must never: name a simulator type (only the platform traits), use unsafe code, or
 //! let one frontend's fault reach another vif.
@@ -24,6 +26,9 @@ pub mod clock;
 pub mod credit;
 pub mod ctrl;
 pub mod hash;
+pub mod late_eoi;
+pub mod live_rate;
+pub mod mcast;
 pub mod ring;
 pub mod rx;
 pub mod rx_stall;
@@ -39,6 +44,7 @@ pub use clock::Clock;
 pub use credit::Rate;
 pub use ctrl::{CtrlCounters, CtrlSide};
 pub use hash::HashSettings;
+pub use mcast::McastFilter;
 pub use rx::GuestTxRing;
 pub use staging::{Staging, STAGING_MAX_GRANTS};
 pub use stats::QueueCounters;

@@ -21,6 +21,7 @@
 //! packet beyond the packet's own buffers, panic or block on guest input, or arm
 //! `req_event` (poll mode keeps the frontend from notifying us).
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use vpmd_mempool::{ol_flags, Burst, PktBuf, PktPool, TxOffload};
@@ -59,6 +60,13 @@ pub(super) enum Answer {
     Deferred,
 }
 
+/// A multicast-list change a request carries instead of a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum McastOp {
+    Add([u8; 6]),
+    Del([u8; 6]),
+}
+
 /// A data slot of a planned packet: where its bytes are in the guest.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct DataSlot {
@@ -88,6 +96,8 @@ pub(super) struct Planned {
     frag_overflow: bool,
     /// Why it is dropped, if it is.
     pub drop: Option<Drop>,
+    /// An extra-only request: a multicast-list change, no packet.
+    mcast: Option<McastOp>,
 }
 
 /// Why a packet is answered `NETIF_RSP_ERROR`.
@@ -114,6 +124,8 @@ pub struct GuestTxRing<P: Platform> {
     credit: Option<Credit>,
     /// Grant-mapping large fragments, if `copy-threshold` asks for it.
     zc: Option<ZeroCopy<P>>,
+    /// The vif's rate generation `credit` follows.
+    rate_gen: u64,
     fatal_slots: usize,
     // Scratch, reused by every burst.
     reqs: Vec<(u16, Answer)>,
@@ -137,10 +149,12 @@ impl<P: Platform> GuestTxRing<P> {
                 )
             })
             .flatten();
+        let rate_gen = parts.vif.rate().generation();
         Self {
             zc,
             q: VifRing::new(parts, RingLayout::TX),
             credit,
+            rate_gen,
             fatal_slots: FATAL_SKB_SLOTS_DEFAULT,
             reqs: Vec::with_capacity(n),
             data: Vec::with_capacity(n),
@@ -172,6 +186,7 @@ impl<P: Platform> GuestTxRing<P> {
         let Some(prod) = self.q.live_prod(FatalReason::ImpossibleRequests) else {
             return 0;
         };
+        self.q.stats.seen_prod[0].store(prod, Ordering::Relaxed);
         self.reqs.clear();
         self.data.clear();
         self.pkts.clear();
@@ -182,6 +197,11 @@ impl<P: Platform> GuestTxRing<P> {
         let room = usize::from(pool.data_room()).max(ETH_HLEN);
         // One clock read per burst, for the credit.
         let now = self.q.clock.now();
+        let rate_gen = self.q.vif.rate().generation();
+        if rate_gen != self.rate_gen {
+            self.rate_gen = rate_gen;
+            self.rate_changed(now);
+        }
         let mut fatal = None;
         let mut delivered = 0;
         while delivered < max && self.q.ring.req_cons != prod {
@@ -206,7 +226,7 @@ impl<P: Platform> GuestTxRing<P> {
                     break;
                 }
             }
-            if p.drop.is_none() {
+            if p.drop.is_none() && p.mcast.is_none() {
                 let b0 = bufs.len();
                 let got = match self.zc.as_mut().filter(|_| zc_usable) {
                     Some(zc) => {
@@ -262,6 +282,19 @@ impl<P: Platform> GuestTxRing<P> {
         n
     }
 
+    /// Follows the vif's new rate (rarely: the toolstack rewrote `rate`).
+    #[cold]
+    fn rate_changed(&mut self, now: std::time::Duration) {
+        self.credit = match (self.credit.take(), self.q.vif.rate().get()) {
+            (Some(mut c), Some(r)) => {
+                c.set_rate(r, now);
+                Some(c)
+            }
+            (None, Some(r)) => Some(Credit::new(r, now)),
+            (_, None) => None,
+        };
+    }
+
     /// Puts the packet just walked back in the ring, for a later burst to walk again.
     fn unwalk(&mut self, start: RingIdx, (reqs, data): (usize, usize)) {
         self.q.ring.req_cons = start;
@@ -279,6 +312,7 @@ impl<P: Platform> GuestTxRing<P> {
         self.reqs.push((first.id, Answer::Packet));
         let mut gso = None;
         let mut hash = None;
+        let (mut add, mut del) = (None, None);
         if first.flags.contains(TxFlags::EXTRA_INFO) {
             loop {
                 if idx == prod {
@@ -291,13 +325,31 @@ impl<P: Platform> GuestTxRing<P> {
                     Err(_) => return Ok(Walk::Fatal(FatalReason::InvalidExtraType)),
                     Ok(Extra::Gso(g)) => gso = Some(g),
                     Ok(Extra::Hash(h)) => hash = Some(h),
-                    // Multicast control is not offered.
-                    Ok(_) => {}
+                    Ok(Extra::McastAdd(m)) => add = Some(McastOp::Add(m)),
+                    Ok(Extra::McastDel(m)) => del = Some(McastOp::Del(m)),
                 }
                 if !x.more() {
                     break;
                 }
             }
+        }
+        if let Some(op) = add.or(del) {
+            // netback's order: an add wins over a delete, and the request's own slot
+            // is a dummy: no data, no following slots are read, no GSO check.
+            self.q.ring.req_cons = idx;
+            return Ok(Walk::Packet(Planned {
+                reqs: (r0, self.reqs.len()),
+                data: (d0, d0),
+                bufs: (0, 0),
+                segs: (0, 0),
+                len: usize::from(first.size),
+                flags: first.flags,
+                gso: None,
+                hash: None,
+                frag_overflow: false,
+                drop: None,
+                mcast: Some(op),
+            }));
         }
         if let Some(g) = gso {
             if g.size == 0 {
@@ -374,6 +426,7 @@ impl<P: Platform> GuestTxRing<P> {
             hash,
             frag_overflow,
             drop,
+            mcast: None,
         }))
     }
 
@@ -506,9 +559,10 @@ impl<P: Platform> GuestTxRing<P> {
     /// `rsp_event` asks.
     fn answer(&mut self, counters: &RxCounters) {
         for p in &self.pkts {
-            let status = match p.drop {
-                None => NetifStatus::OKAY,
-                Some(d) => {
+            let status = match (p.mcast, p.drop) {
+                (Some(op), _) => self.mcast(op),
+                (None, None) => NetifStatus::OKAY,
+                (None, Some(d)) => {
                     counters.errors.add(1);
                     match d {
                         Drop::Slots => self.q.stats.rx_drop_slots.add(1),
@@ -551,6 +605,30 @@ impl<P: Platform> GuestTxRing<P> {
             }
         }
         self.q.push_and_notify();
+    }
+
+    /// Applies a multicast-list change once its request is answered (a request walked
+    /// again after waiting for credit is applied once); the request's status.
+    fn mcast(&self, op: McastOp) -> NetifStatus {
+        let (list, stats) = (self.q.vif.mcast(), &self.q.stats);
+        match op {
+            McastOp::Add(m) => {
+                stats.rx_mcast_add.add(1);
+                if list.add(m) {
+                    return NetifStatus::OKAY;
+                }
+                if stats.rx_mcast_full.get() == 0 {
+                    log::warn!("vif {}: too many multicast addresses", self.q.domid.0);
+                }
+                stats.rx_mcast_full.add(1);
+                NetifStatus::ERROR
+            }
+            McastOp::Del(m) => {
+                stats.rx_mcast_del.add(1);
+                list.del(m);
+                NetifStatus::OKAY
+            }
+        }
     }
 }
 

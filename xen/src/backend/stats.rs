@@ -3,6 +3,8 @@
 //! writer (the queue's lcore), readable by anyone. Must never be written from two
 //! threads: [`Counter`] bumps with a load and a store.
 
+use std::sync::atomic::AtomicU32;
+
 use vpmd_pmd::Counter;
 
 /// Counters of one queue pair, named as netback's `xenvif_stats` and its drop causes.
@@ -44,6 +46,26 @@ pub struct QueueCounters {
     /// Of those, packets dropped after mapping, or in flight when the vif was
     /// disabled or closed. Sent minus success minus fail is what is still in flight.
     pub tx_zerocopy_fail: Counter,
+    /// `XEN_NETIF_EXTRA_TYPE_MCAST_ADD` requests served.
+    pub rx_mcast_add: Counter,
+    /// `XEN_NETIF_EXTRA_TYPE_MCAST_DEL` requests served.
+    pub rx_mcast_del: Counter,
+    /// Adds refused because the list was full (`XEN_NETBK_MCAST_MAX`), answered
+    /// `NETIF_RSP_ERROR`.
+    pub rx_mcast_full: Counter,
+    /// Multicast frames into the guest dropped by its multicast filter.
+    pub tx_mcast_filtered: Counter,
+    /// Notifications from the frontend consumed (each read takes all pending ones;
+    /// written by the control thread).
+    pub evtchn_events: Counter,
+    /// Of those, events after which the rings made no progress (XSA-332's spurious
+    /// events; written by the control thread).
+    pub evtchn_spurious: Counter,
+    /// The guest tx ring's `req_prod` as its last burst saw it, and the guest rx
+    /// ring's: what tells a spurious event from one with work ([`late_eoi`]).
+    ///
+    /// [`late_eoi`]: super::late_eoi
+    pub(crate) seen_prod: [AtomicU32; 2],
 }
 
 impl QueueCounters {
@@ -67,6 +89,12 @@ impl QueueCounters {
             ("tx_zerocopy_sent", &self.tx_zerocopy_sent),
             ("tx_zerocopy_success", &self.tx_zerocopy_success),
             ("tx_zerocopy_fail", &self.tx_zerocopy_fail),
+            ("rx_mcast_add", &self.rx_mcast_add),
+            ("rx_mcast_del", &self.rx_mcast_del),
+            ("rx_mcast_full", &self.rx_mcast_full),
+            ("tx_mcast_filtered", &self.tx_mcast_filtered),
+            ("evtchn_events", &self.evtchn_events),
+            ("evtchn_spurious", &self.evtchn_spurious),
         ]
         .into_iter()
         .map(|(n, c)| (format!("q{q}_{n}"), c.get()))

@@ -15,6 +15,7 @@
 //! Must never: read a request slot twice, write outside a response slot, panic on
 //! guest input, or allocate per packet.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use vpmd_mempool::{ol_flags, Burst, PktBuf};
@@ -136,6 +137,7 @@ impl<P: Platform> GuestRxRing<P> {
         let Some(prod) = self.q.live_prod(FatalReason::RxImpossibleRequests) else {
             return drop_all(pkts, counters);
         };
+        self.q.stats.seen_prod[1].store(prod, Ordering::Relaxed);
         let now = self.q.clock.now();
         let free = |cons: RingIdx| prod.wrapping_sub(cons) as usize;
         if self.timers.is_stalled() {
@@ -152,7 +154,16 @@ impl<P: Platform> GuestRxRing<P> {
         let mut blocked = None;
         let hasher = self.hash.refresh().copied();
         let mut hashed = 0;
+        // Read once per burst: a change applies from the next one.
+        let filter = self.q.vif.mcast().control();
+        let mut filtered = 0;
         for m in pkts.as_slice() {
+            if filter && !self.q.vif.mcast().passes(m.data()) {
+                // Taken and dropped, as netback's `xenvif_start_xmit` does.
+                taken += 1;
+                filtered += 1;
+                continue;
+            }
             let len = m.pkt_len() as usize;
             let gso = gso_of(m, self.offloads);
             // Without hash settings, this one branch is all hashing costs a packet.
@@ -197,19 +208,21 @@ impl<P: Platform> GuestRxRing<P> {
         self.segs = reuse_segments(segs);
         self.q.stats.tx_grant_errors.add(failed);
         self.q.stats.tx_hash_extras.add(hashed);
+        self.q.stats.tx_mcast_filtered.add(filtered as u64);
         self.answer();
         pkts.take_front(taken).for_each(drop);
-        counters.packets.add(taken as u64);
+        let sent = taken - filtered;
+        counters.packets.add(sent as u64);
         counters.bytes.add(bytes);
         match blocked {
-            Some(need) if taken == 0 => match self.timers.blocked(need, now) {
+            Some(need) if sent == 0 => match self.timers.blocked(need, now) {
                 Blocked::Keep => taken,
-                Blocked::Drain => self.drain(pkts, counters),
+                Blocked::Drain => taken + self.drain(pkts, counters),
                 Blocked::Stall => {
                     log::warn!("vif {}: guest rx ring stalled", self.q.domid.0);
                     self.q.stats.tx_stalls.add(1);
                     self.q.vif.queue_stalled(true);
-                    self.drain(pkts, counters)
+                    taken + self.drain(pkts, counters)
                 }
             },
             _ => {

@@ -12,6 +12,9 @@
 
 use std::sync::atomic::{AtomicU16, AtomicU8, Ordering};
 
+use super::live_rate::LiveRate;
+use super::mcast::McastFilter;
+
 /// Why a frontend was declared rogue. Each is a protocol violation netback treats as
 /// fatal for the vif.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -83,6 +86,8 @@ impl FatalReason {
 pub struct VifShared {
     fatal: AtomicU8,
     stalled_queues: AtomicU16,
+    mcast: McastFilter,
+    rate: LiveRate,
 }
 
 impl VifShared {
@@ -122,6 +127,17 @@ impl VifShared {
     /// Whether any queue is stalled (netback turns the carrier off for one).
     pub fn is_stalled(&self) -> bool {
         self.stalled_queues.load(Ordering::Acquire) != 0
+    }
+
+    /// The frontend's multicast list (per connection, as netback frees it at
+    /// disconnect).
+    pub fn mcast(&self) -> &McastFilter {
+        &self.mcast
+    }
+
+    /// The rate the toolstack set, published to the queues.
+    pub fn rate(&self) -> &LiveRate {
+        &self.rate
     }
 }
 

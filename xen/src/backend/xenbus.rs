@@ -12,6 +12,7 @@
 //! [`Handover`](vpmd_fastpath::Handover), taken back before unmapping), trust a
 //! frontend value unparsed, or keep a mapping after the frontend closed.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ use super::clock::Clock;
 use super::credit::{Credit, Rate};
 use super::ctrl::{CtrlRing, CtrlSide};
 use super::hash::HashShared;
+use super::late_eoi::LateEoi;
 use super::ring::VifRingParts;
 use super::rx::GuestTxRing;
 use super::rx_stall::RxTimers;
@@ -29,6 +31,8 @@ use super::staging::{unstaged, Staging};
 use super::stats::QueueCounters;
 use super::tx::{FrontendOffloads, GuestRxRing};
 use super::vif::VifShared;
+use super::EvtchnOf;
+use crate::platform::xenstore::COALESCE_AT;
 use crate::platform::{transact, EventChannels, GrantOps, Platform, Port, TxId, XenStore, XsError};
 use crate::wire::grant::{DomId, GrantRef};
 use crate::wire::xenbus::XenbusState;
@@ -36,6 +40,24 @@ use crate::wire::xenbus::XenbusState;
 /// Most queues a vif may have (netback's `xenvif_max_queues` default is the CPU
 /// count; vpmd's lcores decide, this is the ceiling).
 pub const MAX_QUEUES: u16 = 8;
+
+/// Least time between two services of the frontend's event channels.
+const SERVICE_PERIOD: Duration = Duration::from_millis(1);
+
+/// Which of a queue's rings a bound port signals.
+#[derive(Debug, Clone, Copy)]
+enum Signals {
+    GuestTx,
+    GuestRx,
+    Both,
+}
+
+/// A bound port of a queue, served by [`Netback::service_events`].
+struct Gate<P: Platform> {
+    queue: usize,
+    signals: Signals,
+    eoi: LateEoi<EvtchnOf<P>>,
+}
 
 /// What the backend offers and whom it serves.
 #[derive(Debug, Clone)]
@@ -137,6 +159,15 @@ pub struct Netback<P: Platform> {
     mac: [u8; 6],
     handle: u32,
     connected_queues: u16,
+    /// The `rate` key as last applied (`None`: absent), so a watch event for another
+    /// key does not re-read it as a change.
+    rate_key: Option<String>,
+    /// Live `rate` values that did not parse (the previous rate was kept).
+    rate_key_invalid: u64,
+    /// The bound ports of the connected queues.
+    gates: Vec<Gate<P>>,
+    /// When the ports may be serviced again.
+    next_service: Duration,
     /// The frontend's `feature-rx-notify`: it notifies when it posts rx buffers.
     /// Without it netback shortens its drain timeout and skips stall detection
     /// ([`RxTimers::new`]); a polling backend needs no notification either way.
@@ -210,6 +241,8 @@ impl<P: Platform> Netback<P> {
                 ("feature-ipv6-csum-offload", "1"),
                 ("feature-rx-copy", "1"),
                 ("feature-rx-flip", "0"),
+                ("feature-multicast-control", "1"),
+                ("feature-dynamic-multicast-control", "1"),
                 (
                     "feature-split-event-channels",
                     if cfg.split_evtchn { "1" } else { "0" },
@@ -249,19 +282,38 @@ impl<P: Platform> Netback<P> {
             mac,
             handle,
             connected_queues: 0,
+            rate_key: None,
+            rate_key_invalid: 0,
+            gates: Vec::new(),
+            next_service: Duration::ZERO,
             rx_notify: false,
             ctrl: CtrlSide::default(),
         };
-        nb.platform
-            .store()
-            .watch(&format!("{}/state", nb.fe), &nb.watch_token())?;
+        for path in nb.watched() {
+            nb.platform.store().watch(&path, &nb.watch_token())?;
+        }
         nb.frontend_changed()?;
         Ok((nb, ends))
     }
 
-    /// The token of this vif's watch.
+    /// The token of this vif's watches.
     pub fn watch_token(&self) -> String {
         format!("vpmd-netback:{}", self.be)
+    }
+
+    /// What this vif watches: the frontend's state, and the keys netback applies to a
+    /// live connection.
+    fn watched(&self) -> [String; 3] {
+        [
+            format!("{}/state", self.fe),
+            format!("{}/request-multicast-control", self.fe),
+            format!("{}/rate", self.be),
+        ]
+    }
+
+    /// The platform the backend runs on.
+    pub fn platform(&self) -> &Arc<P> {
+        &self.platform
     }
 
     /// The backend's xenstore directory.
@@ -326,10 +378,37 @@ impl<P: Platform> Netback<P> {
         let st = self.platform.store();
         let got = st.read_watch(Some(timeout))?.is_some();
         if got {
-            while st.read_watch(Some(Duration::ZERO))?.is_some() {}
+            // Bounded: a guest writing as fast as we read must not keep us here.
+            for _ in 0..COALESCE_AT {
+                if st.read_watch(Some(Duration::ZERO))?.is_none() {
+                    break;
+                }
+            }
             self.frontend_changed()?;
         }
+        self.service_events();
         Ok(got)
+    }
+
+    /// Consumes the frontend's notifications, at most once per [`SERVICE_PERIOD`] and
+    /// as [`late_eoi`](super::late_eoi) allows each port (the control thread calls
+    /// this every loop; the rings never wait for an event).
+    pub fn service_events(&mut self) {
+        let now = self.cfg.clock.now();
+        if now < self.next_service {
+            return;
+        }
+        self.next_service = now + SERVICE_PERIOD;
+        for g in &mut self.gates {
+            let stats = &self.queues[g.queue].stats;
+            let seen = |i: usize| u64::from(stats.seen_prod[i].load(Ordering::Relaxed));
+            let progress = match g.signals {
+                Signals::GuestTx => seen(0),
+                Signals::GuestRx => seen(1),
+                Signals::Both => seen(0) << 32 | seen(1),
+            };
+            g.eoi.service(now, progress, stats);
+        }
     }
 
     /// Reacts to the frontend's current state (called on each watch event).
@@ -350,7 +429,61 @@ impl<P: Platform> Netback<P> {
             // ours to act on.
             _ => return Ok(()),
         };
-        self.go(target)
+        self.go(target)?;
+        self.live_keys_changed()
+    }
+
+    /// Applies the watched keys netback honours on a connected vif (every watch event
+    /// re-reads them: events coalesce, the current value is what counts).
+    fn live_keys_changed(&mut self) -> Result<(), XsError> {
+        if self.state != XenbusState::Connected {
+            return Ok(());
+        }
+        // A malformed value is no request, as netback's `xenbus_read_unsigned`.
+        match self.flag("request-multicast-control") {
+            Ok(on) => self.vif.mcast().set_control(on),
+            Err(XenbusError::Store(e)) => return Err(e),
+            Err(_) => self.vif.mcast().set_control(false),
+        }
+        self.rate_changed()
+    }
+
+    /// netback's `xen_net_rate_changed`: the toolstack's new `rate` reaches every
+    /// queue at its next burst. A removed key falls back to the configured rate. A
+    /// malformed one keeps the rate in force (netback would lift the limit, which a
+    /// typo should not do), and is logged and counted.
+    fn rate_changed(&mut self) -> Result<(), XsError> {
+        let key = match self.key(&self.be, "rate") {
+            Ok(k) => k,
+            Err(XenbusError::Store(e)) => return Err(e),
+            Err(_) => Some(String::new()),
+        };
+        if key == self.rate_key {
+            return Ok(());
+        }
+        let rate = match key.as_deref() {
+            None => self.cfg.rate,
+            Some(v) => match Rate::parse(v, ',') {
+                Some(r) => Some(r),
+                None => {
+                    log::warn!("{}/rate: {v:?} is not bytes,usec; rate unchanged", self.be);
+                    self.rate_key_invalid += 1;
+                    self.rate_key = key;
+                    return Ok(());
+                }
+            },
+        };
+        self.rate_key = key;
+        if rate != self.vif.rate().get() {
+            log::info!("{}: rate {rate:?}", self.be);
+            self.vif.rate().set(rate);
+        }
+        Ok(())
+    }
+
+    /// Live `rate` values refused as malformed.
+    pub fn rate_key_invalid(&self) -> u64 {
+        self.rate_key_invalid
     }
 
     /// Walks to `target`, connecting or disconnecting on the way.
@@ -395,6 +528,7 @@ impl<P: Platform> Netback<P> {
             q.tx.stop();
         }
         self.ctrl.disconnect();
+        self.gates.clear();
         self.connected_queues = 0;
     }
 
@@ -444,9 +578,10 @@ impl<P: Platform> Netback<P> {
             });
         }
         let rx_notify = self.flag("feature-rx-notify")?;
-        let rate = match self.key(&self.be, "rate")? {
+        let rate_key = self.key(&self.be, "rate")?;
+        let rate = match &rate_key {
             None => self.cfg.rate,
-            Some(v) => Some(Rate::parse(&v, ',').ok_or(XenbusError::Key {
+            Some(v) => Some(Rate::parse(v, ',').ok_or(XenbusError::Key {
                 key: format!("{}/rate", self.be),
                 why: "not bytes,usec (both positive)",
             })?),
@@ -479,6 +614,7 @@ impl<P: Platform> Netback<P> {
         }
         let ctrl_keys = self.ctrl_keys()?;
         let vif = Arc::new(VifShared::new());
+        vif.rate().set(rate);
         let dom = self.cfg.frontend;
         let p = &self.platform;
         // Each queue's staging grants: set through the control ring, read by its rings.
@@ -551,6 +687,17 @@ impl<P: Platform> Netback<P> {
                         .map_err(|e| res("bind", "event-channel-rx", e.to_string()))?,
                 ),
             };
+            let gate = |signals, ch: &Arc<_>| Gate {
+                queue: q,
+                signals,
+                eoi: LateEoi::new(Arc::clone(ch)),
+            };
+            if rx_port.is_some() {
+                self.gates.push(gate(Signals::GuestTx, &tx_ch));
+                self.gates.push(gate(Signals::GuestRx, &rx_ch));
+            } else {
+                self.gates.push(gate(Signals::Both, &tx_ch));
+            }
             let slot = &self.queues[q];
             let parts = |page, evtchn, staged| VifRingParts {
                 platform: Arc::clone(p),
@@ -583,8 +730,11 @@ impl<P: Platform> Netback<P> {
             slot.rx.start(rx, 0);
             slot.tx.start(tx, 0);
         }
+        vif.mcast()
+            .set_control(self.flag("request-multicast-control")?);
         self.vif = vif;
         self.ctrl.connected(ctrl, hash, queues);
+        self.rate_key = rate_key;
         self.connected_queues = queues;
         self.rx_notify = rx_notify;
         log::info!("{}: connected, {queues} queue(s)", self.be);
@@ -609,10 +759,9 @@ impl<P: Platform> Netback<P> {
     /// Closes the backend: takes the rings back and writes Closed.
     pub fn close(&mut self) -> Result<(), XsError> {
         self.go(XenbusState::Closed)?;
-        let _ = self
-            .platform
-            .store()
-            .unwatch(&format!("{}/state", self.fe), &self.watch_token());
+        for path in self.watched() {
+            let _ = self.platform.store().unwatch(&path, &self.watch_token());
+        }
         Ok(())
     }
 }

@@ -16,6 +16,7 @@
 
 pub mod ctrl;
 mod grants;
+pub mod mcast;
 pub mod ring;
 pub mod rx;
 mod staging;
@@ -545,6 +546,17 @@ impl Netfront {
         let fq = self.queue(q)?;
         fq.tx.ring.push(g.memory())?;
         fq.ch_tx.notify()?;
+        Ok(())
+    }
+
+    /// Notifies every port of queue `q`, with nothing new in its rings (one step of
+    /// an event-channel storm, XSA-332).
+    pub fn raw_notify(&mut self, q: u16) -> Result<(), NetfrontError> {
+        let fq = self.queue(q)?;
+        fq.ch_tx.notify()?;
+        if let Some(rx) = &fq.ch_rx {
+            rx.notify()?;
+        }
         Ok(())
     }
 

@@ -1,13 +1,17 @@
-//! Hostile frontends against netback (ANCHORS 2.4, cases 21-28), one test per
-//! check. Each shows the rogue vif disabled with the right reason (carrier off, no more
-//! work) or the bad packet dropped with the right status and counter, and that a
-//! second guest's vif keeps working both ways.
+//! Hostile frontends against netback (ANCHORS 2.4, cases 21-29; 23's multicast flood
+//! is in [`mcast_flood`], 29 in [`evtchn_storm`]), one test per check. Each shows the
+//! rogue vif disabled with the right reason (carrier off, no more work) or the bad
+//! packet dropped with the right status and counter, and that a second guest's vif
+//! keeps working both ways.
 
 #[path = "../common/host_dir.rs"]
 mod host_dir;
 
 #[path = "../netback/harness.rs"]
 mod harness;
+
+mod evtchn_storm;
+mod mcast_flood;
 
 use harness::*;
 use vpmd_xen::backend::{FatalReason, HashSettings};

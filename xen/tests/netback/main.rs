@@ -10,6 +10,7 @@ mod harness;
 mod ctrl;
 mod data;
 mod handshake;
+mod mcast;
 mod queues;
 mod rate;
 mod staging;

@@ -1,5 +1,5 @@
 //! Guest tx rate limiting: the measured rate, the credit extension for packets larger
-//! than a period's credit, and the toolstack's `rate` key. Timed on a stepped clock,
+//! than a period's credit, and the toolstack's `rate` key, at connect and live. Timed on a stepped clock,
 //! except one check against the real clock.
 
 use vpmd_xen::backend::xenbus::backend_path;
@@ -152,4 +152,106 @@ fn the_toolstack_rate_key_wins_and_a_bad_one_refuses_the_connection() {
         .unwrap();
     let err = String::from_utf8(err).unwrap();
     assert!(err.contains("/rate") && err.contains("bytes,usec"), "{err}");
+}
+
+/// Rewrites the `rate` key and runs the backend's control plane until the watch
+/// event was handled.
+fn rewrite_rate(sim: &Sim, v: &mut Vif, value: &str) {
+    write_rate_key(sim, value);
+    // The watch event is queued once the write returns; drain what has arrived.
+    while v.nb.poll_events(Duration::from_millis(20)).unwrap() {}
+}
+
+#[test]
+fn a_live_rate_change_is_followed_within_ten_percent_and_a_bad_one_is_ignored() {
+    let sim = Sim::new("rate-live");
+    let clock = Clock::manual();
+    let mut v = limited(&sim, None, Some("10000,1000"), &clock);
+    let step = Duration::from_micros(100);
+    let span = Duration::from_millis(200);
+    for key in ["40000,1000", "2000,1000", "20000,500"] {
+        rewrite_rate(&sim, &mut v, key);
+        // The first period after a change may still spend credit of the old rate.
+        measure(&mut v, &clock, 1000, step, Duration::from_millis(10));
+        let got = measure(&mut v, &clock, 1000, step, span);
+        assert_near(got, Rate::parse(key, ',').unwrap());
+    }
+    rewrite_rate(&sim, &mut v, "fast");
+    assert_eq!(v.nb.rate_key_invalid(), 1);
+    let got = measure(&mut v, &clock, 1000, step, span);
+    assert_near(got, Rate::parse("20000,500", ',').unwrap());
+    assert_eq!(v.nb.state(), XenbusState::Connected);
+
+    // Removing the key lifts the limit (no devarg rate here).
+    let be = SimPlatform::connect(sim.paths(), DomId::DOM0).unwrap();
+    be.store()
+        .rm(TxId::NONE, &format!("{}/rate", v.nb.path()))
+        .unwrap();
+    while v.nb.poll_events(Duration::from_millis(20)).unwrap() {}
+    let got = measure(&mut v, &clock, 1000, step, span);
+    assert!(got > 100_000.0 * 10.0, "unlimited: {got:.0} B/s");
+    assert_eq!(v.rxc.errors.get(), 0);
+}
+
+/// As [`measure`], on queue `q` of a multi-queue vif.
+fn measure_queue(v: &mut Vif, clock: &Clock, q: u16, step: Duration, until: Duration) -> f64 {
+    let pool = pool();
+    let frame = pattern(5, 1000);
+    let (mut bytes, t0) = (0usize, clock.now());
+    while clock.now() - t0 < until {
+        while v.nf.tx_in_flight(q) < 128 {
+            v.nf.send(q, &TxPacket::new(&frame)).unwrap();
+        }
+        let mut out = Burst::with_capacity(32);
+        let e = &mut v.ends[usize::from(q)];
+        if let Some(r) = e.rx.enter() {
+            r.rx_burst(&pool, &mut out, 32, &v.rxc, &mut Vec::new());
+        }
+        e.rx.exit(0);
+        bytes += out.drain().map(|m| m.pkt_len() as usize).sum::<usize>();
+        v.nf.poll(q, &mut Vec::new()).unwrap();
+        clock.advance(step);
+    }
+    bytes as f64 / (clock.now() - t0).as_secs_f64()
+}
+
+#[test]
+fn a_live_rate_change_reaches_every_queue() {
+    let sim = Sim::new("rate-live-mq");
+    let clock = Clock::manual();
+    let g = sim.guest_with(
+        3,
+        DomainLayout {
+            mem_pages: 2 * vpmd_xen::netfront::PAGES_PER_QUEUE,
+            grant_frames: 3,
+        },
+    );
+    write_rate_key(&sim, "10000,1000");
+    let (mut nb, ends) = probe_backend_with(
+        &sim,
+        BackendConfig {
+            max_queues: 2,
+            clock: clock.clone(),
+            ..backend_cfg(3)
+        },
+    );
+    let fe = NetfrontConfig {
+        queues: 2,
+        split_evtchn: true,
+        ..NetfrontConfig::new(0)
+    };
+    let mut nf = Netfront::probe(g, sim.paths(), fe).unwrap();
+    handshake(&mut nb, &mut nf);
+    let mut v = Vif::new(nb, ends, nf);
+    let each_queue_near = |v: &mut Vif, key: &str| {
+        let step = Duration::from_micros(100);
+        for q in 0..2 {
+            measure_queue(v, &clock, q, step, Duration::from_millis(10));
+            let got = measure_queue(v, &clock, q, step, Duration::from_millis(200));
+            assert_near(got, Rate::parse(key, ',').unwrap());
+        }
+    };
+    each_queue_near(&mut v, "10000,1000");
+    rewrite_rate(&sim, &mut v, "30000,1000");
+    each_queue_near(&mut v, "30000,1000");
 }

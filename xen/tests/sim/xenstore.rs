@@ -4,7 +4,9 @@
 
 use std::os::fd::AsRawFd;
 
-use vpmd_xen::platform::xenstore::{transact, TxId, WatchEvent, XenStore, XsClient, XsErrno};
+use vpmd_xen::platform::xenstore::{
+    transact, TxId, WatchEvent, XenStore, XsClient, XsErrno, COALESCE_AT,
+};
 
 use super::*;
 
@@ -232,4 +234,25 @@ fn open_transactions_are_limited_per_connection() {
     other.transaction_end(t, true).unwrap();
     xs.transaction_end(open[0], false).unwrap();
     xs.transaction_start().unwrap();
+}
+
+#[test]
+fn a_key_rewritten_in_a_loop_queues_boundedly() {
+    let sim = Sim::new("xs-watch-storm");
+    let (xs, other) = (client(&sim), client(&sim));
+    xs.watch("/storm", "t").unwrap();
+    assert_eq!(next(&xs), ev("/storm", "t"));
+    for i in 0..2000u32 {
+        other
+            .write(NONE, "/storm/key", i.to_string().as_bytes())
+            .unwrap();
+    }
+    other.write(NONE, "/storm/sentinel", b"").unwrap();
+    // Events up to the threshold, then duplicates coalesced; nothing lost.
+    let mut n = 0;
+    while next(&xs) != ev("/storm/sentinel", "t") {
+        n += 1;
+        assert!(n <= COALESCE_AT, "{n} events queued");
+    }
+    assert_eq!(xs.queued_events(), 0);
 }

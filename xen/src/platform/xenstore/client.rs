@@ -5,6 +5,11 @@
 //! them (requests are serialised, as on libxenstore's single connection), watch events
 //! to a queue whose eventfd is readable exactly while the queue is non-empty, so a
 //! backend can put [`XenStore::watch_fd`] into its epoll set.
+//!
+//! Past [`COALESCE_AT`] queued events, an event equal to one still queued is dropped:
+//! a watcher re-reads the node anyway, and a guest rewriting a watched key in a loop
+//! must not grow the queue without bound. Below it every event is kept, as xenstored
+//! sends them.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -21,6 +26,9 @@ use std::time::{Duration, Instant};
 use super::msg::{Msg, MsgType, XsErrno};
 use super::{TxId, WatchEvent, XenStore, XsError};
 use vpmd_sys as sys;
+
+/// Queued watch events from which duplicates are dropped.
+pub const COALESCE_AT: usize = 64;
 
 /// Watch events the reader has queued, and the fd that says so.
 #[derive(Debug)]
@@ -95,6 +103,11 @@ impl XsClient {
         })
     }
 
+    /// Watch events queued and not yet read.
+    pub fn queued_events(&self) -> usize {
+        self.events.lock().len()
+    }
+
     /// Sends one request and waits for its reply; an `XS_ERROR` reply is an `Err`.
     fn call(
         &self,
@@ -141,8 +154,10 @@ fn read_loop(r: &mut UnixStream, replies: &mpsc::Sender<Msg>, events: &Events) {
                     token: String::from_utf8_lossy(token).into_owned(),
                 };
                 let mut q = events.lock();
-                q.push_back(ev);
-                events.signal();
+                if q.len() < COALESCE_AT || !q.contains(&ev) {
+                    q.push_back(ev);
+                    events.signal();
+                }
             }
         } else if replies.send(m).is_err() {
             break;

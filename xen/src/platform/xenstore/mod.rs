@@ -14,7 +14,7 @@ use std::io;
 use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
-pub use client::XsClient;
+pub use client::{XsClient, COALESCE_AT};
 pub use msg::XsErrno;
 
 /// A transaction id (`xs_transaction_t`); [`TxId::NONE`] is outside any transaction.
