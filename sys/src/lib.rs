@@ -1,13 +1,14 @@
 //! vpmd-sys: the OS calls the vhost-user and Xen control planes share, and their unsafe
 //! code: `sendmsg`/`recvmsg` with `SCM_RIGHTS`, eventfds, memfds (plain and sealed),
-//! epoll and `poll`, a non-blocking Unix `connect`.
+//! epoll and `poll`, a non-blocking Unix `connect`; and the cache prefetch hints both
+//! data paths issue on guest memory ([`prefetch`]).
 //!
 //! Thin checked wrappers returning owned fds (`OwnedFd`/`File`) and `io::Result`; the
 //! protocol code above them denies `unsafe_code`. Must never: leak an fd the kernel
 //! handed us (every received fd becomes an `OwnedFd` at once, even when the message
 //! turns out to be bad), or raise `SIGPIPE` (every send uses `MSG_NOSIGNAL`: a plugin
-//! loaded into another program cannot rely on its disposition). Nothing here is on a
-//! packet path.
+//! loaded into another program cannot rely on its disposition). Nothing here but the
+//! prefetch hints is on a packet path.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
@@ -15,6 +16,7 @@
 mod epoll;
 mod event;
 mod memfd;
+pub mod prefetch;
 mod scm;
 mod unix;
 

@@ -31,7 +31,6 @@ pub mod frontend;
 pub mod memory;
 pub mod net;
 pub mod pmd;
-mod prefetch;
 pub mod protocol;
 pub mod socket;
 pub mod stats;

@@ -10,7 +10,7 @@ use std::os::fd::AsRawFd;
 use std::ptr::NonNull;
 
 use super::MemError;
-use crate::prefetch;
+use crate::sys::prefetch;
 
 /// A shared, read-write mapping of `len` bytes of a file, unmapped on drop.
 #[derive(Debug)]

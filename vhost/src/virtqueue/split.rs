@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
 
 use crate::memory::{HostPtr, MemTable};
-use crate::prefetch;
+use crate::sys::prefetch;
 use crate::virtio::MAX_QUEUE_SIZE;
 use crate::vring::VringConfig;
 

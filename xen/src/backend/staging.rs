@@ -75,6 +75,22 @@ impl<M: AsRef<SharedMem>> StagedPages<M> {
         Some(self.pages.get(at)?.map.as_ref())
     }
 
+    /// Prefetches the first lines (headers: up to 128 bytes) of `len` bytes at
+    /// `offset` of staged grant `gref`, if it is staged.
+    #[inline]
+    pub fn prefetch(&self, gref: GrantRef, offset: u16, len: u16, write: bool) {
+        if let Some(m) = self.page(gref) {
+            let (at, len) = (usize::from(offset), usize::from(len.min(128)));
+            m.prefetch(at, write);
+            if len > 0 && (at + len - 1) / 64 != at / 64 {
+                m.prefetch(at + 64, write);
+            }
+            if len > 64 && (at + len - 1) / 64 != (at + 64) / 64 {
+                m.prefetch(at + 128, write);
+            }
+        }
+    }
+
     /// Copies `dst.len()` bytes at `offset` of staged grant `gref` into `dst`; false
     /// when `gref` is not staged (the caller grant-copies instead).
     #[inline]

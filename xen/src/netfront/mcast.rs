@@ -54,7 +54,7 @@ impl Netfront {
                 return Err(NetfrontError::Busy);
             }
         }
-        let (id, gref) = fq.tx.grant_slot(&g, backend, 0, &[])?;
+        let (id, gref) = fq.tx.grant_slot(&g, backend, 0, Some(&[]))?;
         let req = TxRequest {
             gref,
             offset: 0,

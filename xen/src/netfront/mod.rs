@@ -96,6 +96,9 @@ pub struct NetfrontConfig {
     /// Grant every buffer page once for the connection instead of per use, so the
     /// backend can keep them mapped (staging grants).
     pub persistent_grants: bool,
+    /// The guest busy-polls its rings (a DPDK-style netfront, or vuser on the vhost
+    /// side): it never asks the backend for response events. Linux's netfront does.
+    pub busy_poll: bool,
 }
 
 impl NetfrontConfig {
@@ -110,6 +113,7 @@ impl NetfrontConfig {
             rx_buffers: RingLayout::RX.entries,
             ctrl_ring: false,
             persistent_grants: false,
+            busy_poll: false,
         }
     }
 
@@ -321,8 +325,10 @@ impl Netfront {
         let backend = self.cfg.backend;
         for q in 0..u32::from(queues) {
             let base = self.cfg.first_frame + q * PAGES_PER_QUEUE;
-            let tx_ring = FrontRing::init(g.memory(), base, RingLayout::TX)?;
-            let rx_ring = FrontRing::init(g.memory(), base + 1, RingLayout::RX)?;
+            let mut tx_ring = FrontRing::init(g.memory(), base, RingLayout::TX)?;
+            let mut rx_ring = FrontRing::init(g.memory(), base + 1, RingLayout::RX)?;
+            tx_ring.events = !self.cfg.busy_poll;
+            rx_ring.events = !self.cfg.busy_poll;
             let ring_refs = [
                 g.grant_access(backend, base, false)?,
                 g.grant_access(backend, base + 1, false)?,
@@ -454,6 +460,38 @@ impl Netfront {
         Ok(())
     }
 
+    /// Writes `data` at `offset` of every tx page of queue `q`, for packets sent
+    /// [`prewritten`](TxPacket::prewritten).
+    pub fn fill_tx_pages(&mut self, q: u16, offset: u16, data: &[u8]) -> Result<(), NetfrontError> {
+        let g = Arc::clone(&self.guest);
+        self.queue(q)?.tx.fill_pages(&g, offset, data)
+    }
+
+    /// Queues `pkts` on queue `q` until the ring is full, publishing them together and
+    /// notifying the backend once if it asked (`xmit_more`); how many were queued.
+    pub fn send_burst<'a>(
+        &mut self,
+        q: u16,
+        pkts: impl IntoIterator<Item = TxPacket<'a>>,
+    ) -> Result<usize, NetfrontError> {
+        let g = Arc::clone(&self.guest);
+        let backend = self.cfg.backend;
+        let fq = self.queue(q)?;
+        let mut n = 0;
+        for p in pkts {
+            match fq.tx.queue(&g, backend, &p) {
+                Ok(()) => n += 1,
+                Err(NetfrontError::Busy) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        if n > 0 && fq.tx.push(&g)? {
+            fq.tx.stats.notify += 1;
+            fq.ch_tx.notify()?;
+        }
+        Ok(n)
+    }
+
     /// Collects tx responses and received packets of queue `q`, and refills.
     pub fn poll(&mut self, q: u16, out: &mut Vec<RxPacket>) -> Result<(), NetfrontError> {
         let g = Arc::clone(&self.guest);
@@ -489,6 +527,13 @@ impl Netfront {
                 .ch_rx()
                 .wait(Some(left.min(Duration::from_millis(10))))?;
         }
+    }
+
+    /// Makes queue `q` a traffic sink: received frames are counted and checked, their
+    /// data not copied out ([`RxPacket::data`] stays empty).
+    pub fn set_rx_sink(&mut self, q: u16, sink: bool) -> Result<(), NetfrontError> {
+        self.queue(q)?.rx.sink = sink;
+        Ok(())
     }
 
     /// Changes how many rx buffers queue `q` keeps posted (from the next poll).
@@ -531,7 +576,9 @@ impl Netfront {
     ) -> Result<(u16, GrantRef), NetfrontError> {
         let g = Arc::clone(&self.guest);
         let backend = self.cfg.backend;
-        self.queue(q)?.tx.grant_slot(&g, backend, offset, data)
+        self.queue(q)?
+            .tx
+            .grant_slot(&g, backend, offset, Some(data))
     }
 
     /// Writes raw slot bytes at the next tx request slot (not yet pushed).

@@ -22,6 +22,9 @@ pub(crate) struct FrontRing {
     pub req_prod_pvt: RingIdx,
     /// Next response to consume.
     pub rsp_cons: RingIdx,
+    /// Whether [`final_check`](Self::final_check) asks for an event (a busy-polling
+    /// frontend never does).
+    pub events: bool,
 }
 
 impl FrontRing {
@@ -39,6 +42,7 @@ impl FrontRing {
             layout,
             req_prod_pvt: 0,
             rsp_cons: 0,
+            events: true,
         })
     }
 
@@ -82,10 +86,11 @@ impl FrontRing {
     }
 
     /// Asks for an event at the next response, then checks again: whether responses
-    /// are waiting (`RING_FINAL_CHECK_FOR_RESPONSES`).
+    /// are waiting (`RING_FINAL_CHECK_FOR_RESPONSES`). Without [`events`](Self::events)
+    /// it only checks.
     pub fn final_check(&self, mem: &SharedMem) -> Result<bool, ShmError> {
-        if self.rsp_prod(mem)? != self.rsp_cons {
-            return Ok(true);
+        if self.rsp_prod(mem)? != self.rsp_cons || !self.events {
+            return Ok(self.rsp_prod(mem)? != self.rsp_cons);
         }
         mem.atomic_u32(self.base + field::RSP_EVENT)?
             .store(self.rsp_cons.wrapping_add(1), Ordering::Release);

@@ -50,6 +50,9 @@ pub(crate) struct RxSide {
     grefs: Vec<Option<GrantRef>>,
     /// Buffers to keep posted.
     pub target: u32,
+    /// Count and check received frames without copying them out (a traffic sink, as
+    /// vuser's is): their [`RxPacket::data`] stays empty.
+    pub sink: bool,
     pub stats: RxStats,
 }
 
@@ -65,6 +68,7 @@ impl RxSide {
             grants,
             grefs: vec![None; RingLayout::RX.entries as usize],
             target: target.min(RingLayout::RX.entries),
+            sink: false,
             stats: RxStats::default(),
         }
     }
@@ -158,13 +162,16 @@ impl RxSide {
             cons = cons.wrapping_add(1);
             slots += 1;
             match rsp.size() {
+                // A sink checks each response but copies nothing out.
                 Ok(n) if usize::from(rsp.offset) + usize::from(n) <= XEN_PAGE_SIZE => {
-                    let at = data.len();
-                    data.resize(at + usize::from(n), 0);
-                    mem.read(
-                        page as usize * XEN_PAGE_SIZE + usize::from(rsp.offset),
-                        &mut data[at..],
-                    )?;
+                    if !self.sink {
+                        let at = data.len();
+                        data.resize(at + usize::from(n), 0);
+                        mem.read(
+                            page as usize * XEN_PAGE_SIZE + usize::from(rsp.offset),
+                            &mut data[at..],
+                        )?;
+                    }
                 }
                 _ => bad = true,
             }

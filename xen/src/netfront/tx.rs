@@ -29,6 +29,12 @@ pub struct TxPacket<'a> {
     pub csum_blank: bool,
     /// A GSO extra.
     pub gso: Option<GsoInfo>,
+    /// The frame already sits at `offset` of every tx page ([`Netfront::fill_tx_pages`]):
+    /// only the request is written, as a fixed-buffer frontend re-posts its buffers
+    /// (vuser's generator does the same). One slot only.
+    ///
+    /// [`Netfront::fill_tx_pages`]: super::Netfront::fill_tx_pages
+    pub prewritten: bool,
 }
 
 impl<'a> TxPacket<'a> {
@@ -40,6 +46,7 @@ impl<'a> TxPacket<'a> {
             chunk: XEN_PAGE_SIZE,
             csum_blank: false,
             gso: None,
+            prewritten: false,
         }
     }
 
@@ -104,18 +111,21 @@ impl TxSide {
         self.page0 + u32::from(id)
     }
 
-    /// Takes a free id, writes `data` into its page at `offset` and grants it.
+    /// Takes a free id, writes `data` (unless `None`: already there) into its page at
+    /// `offset` and grants it.
     pub fn grant_slot(
         &mut self,
         g: &Guest,
         backend: DomId,
         offset: u16,
-        data: &[u8],
+        data: Option<&[u8]>,
     ) -> Result<(u16, GrantRef), NetfrontError> {
         let id = self.free.pop().ok_or(NetfrontError::Busy)?;
         let frame = self.page(id);
-        g.memory()
-            .write(frame as usize * XEN_PAGE_SIZE + usize::from(offset), data)?;
+        if let Some(data) = data {
+            g.memory()
+                .write(frame as usize * XEN_PAGE_SIZE + usize::from(offset), data)?;
+        }
         let gref = self
             .grants
             .acquire(g, backend, usize::from(id), frame, true)?;
@@ -130,10 +140,30 @@ impl TxSide {
         backend: DomId,
         p: &TxPacket<'_>,
     ) -> Result<bool, NetfrontError> {
+        self.queue(g, backend, p)?;
+        self.push(g)
+    }
+
+    /// Publishes the queued requests (`RING_PUSH_REQUESTS_AND_CHECK_NOTIFY`); whether
+    /// the backend wants an event.
+    pub fn push(&mut self, g: &Guest) -> Result<bool, NetfrontError> {
+        Ok(self.ring.push(g.memory())?)
+    }
+
+    /// Writes one packet's requests without publishing them (Linux's `xmit_more`).
+    pub fn queue(
+        &mut self,
+        g: &Guest,
+        backend: DomId,
+        p: &TxPacket<'_>,
+    ) -> Result<(), NetfrontError> {
         if p.data.is_empty() || p.data.len() > usize::from(u16::MAX) {
             return Err(NetfrontError::Invalid("frame of 1..=65535 bytes"));
         }
         let data_slots = p.slots().count();
+        if p.prewritten && data_slots > 1 {
+            return Err(NetfrontError::Invalid("a prewritten frame takes one slot"));
+        }
         let need = data_slots + usize::from(p.gso.is_some());
         if self.free.len() < data_slots || (self.ring.free_requests() as usize) < need {
             self.gc(g)?;
@@ -143,7 +173,8 @@ impl TxSide {
         }
         let mut at = 0;
         for (i, (offset, len)) in p.slots().enumerate() {
-            let (id, gref) = self.grant_slot(g, backend, offset, &p.data[at..at + len])?;
+            let data = (!p.prewritten).then(|| &p.data[at..at + len]);
+            let (id, gref) = self.grant_slot(g, backend, offset, data)?;
             at += len;
             let mut flags = TxFlags::EMPTY;
             if i + 1 < data_slots {
@@ -176,7 +207,7 @@ impl TxSide {
             }
         }
         self.stats.packets += 1;
-        Ok(self.ring.push(g.memory())?)
+        Ok(())
     }
 
     /// Writes raw slot bytes at `req_prod_pvt` (not yet pushed).
@@ -221,6 +252,15 @@ impl TxSide {
                 return Ok(());
             }
         }
+    }
+
+    /// Writes `data` at `offset` of every tx page (for [`TxPacket::prewritten`]).
+    pub fn fill_pages(&self, g: &Guest, offset: u16, data: &[u8]) -> Result<(), NetfrontError> {
+        for id in 0..self.grefs.len() as u16 {
+            let at = self.page(id) as usize * XEN_PAGE_SIZE + usize::from(offset);
+            g.memory().write(at, data)?;
+        }
+        Ok(())
     }
 
     /// Every grant still out (for release at close).

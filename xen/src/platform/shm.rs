@@ -189,6 +189,21 @@ impl SharedMem {
         }
     }
 
+    /// Hints the CPU to fetch the line holding byte `off` (for writing if `write`), so a
+    /// copy soon after does not wait for the peer's core to give it up. Out of bounds:
+    /// nothing.
+    #[inline]
+    pub fn prefetch(&self, off: usize, write: bool) {
+        if off < self.len {
+            let p = self.base.as_ptr().wrapping_add(off).cast_const();
+            if write {
+                vpmd_sys::prefetch::write(p);
+            } else {
+                vpmd_sys::prefetch::read(p);
+            }
+        }
+    }
+
     /// Copies `dst.len()` bytes at `off` out of the mapping: a snapshot, which the peer
     /// may change the moment after.
     #[inline]

@@ -3,7 +3,7 @@
 
 /// Fetch the line holding `p` for reading.
 #[inline(always)]
-pub(crate) fn read(p: *const u8) {
+pub fn read(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `prefetcht0` is a hint: it accesses nothing architecturally, cannot fault.
     unsafe {
@@ -16,7 +16,7 @@ pub(crate) fn read(p: *const u8) {
 /// Fetch the line holding `p` with intent to write (the guest's core last wrote it), so
 /// the store does not wait for the other core to give it up.
 #[inline(always)]
-pub(crate) fn write(p: *const u8) {
+pub fn write(p: *const u8) {
     // `_MM_HINT_ET0` only becomes `prefetchw` with the `prfchw` target feature, which
     // the baseline x86-64 target lacks; the instruction itself (0F 0D /1) is a no-op on
     // CPUs without it, so it is emitted directly.
