@@ -31,7 +31,7 @@ use super::staging::{unstaged, Staging};
 use super::stats::QueueCounters;
 use super::tx::{FrontendOffloads, GuestRxRing};
 use super::vif::VifShared;
-use super::EvtchnOf;
+use super::{EvtchnOf, MappingOf};
 use crate::platform::xenstore::COALESCE_AT;
 use crate::platform::{transact, EventChannels, GrantOps, Platform, Port, TxId, XenStore, XsError};
 use crate::wire::grant::{DomId, GrantRef};
@@ -625,19 +625,8 @@ impl<P: Platform> Netback<P> {
         let ctrl = match ctrl_keys {
             None => None,
             Some((ring_ref, port)) => {
-                let res = |what, key: &str, err: String| XenbusError::Resource {
-                    key: format!("{fe}/{key}"),
-                    what,
-                    err,
-                };
-                let page = p
-                    .grants()
-                    .map(dom, &[GrantRef(ring_ref)], true)
-                    .map_err(|e| res("map", "ctrl-ring-ref", e.to_string()))?;
-                let evtchn = p
-                    .events()
-                    .bind_interdomain(dom, Port(port))
-                    .map_err(|e| res("bind", "event-channel-ctrl", e.to_string()))?;
+                let page = map_ring(p.as_ref(), dom, &fe, "ctrl-ring-ref", ring_ref)?;
+                let evtchn = bind(p.as_ref(), dom, &fe, "event-channel-ctrl", port)?;
                 let parts = VifRingParts {
                     platform: Arc::clone(p),
                     domid: dom,
@@ -661,31 +650,12 @@ impl<P: Platform> Netback<P> {
         for ((q, (dir, tx_ref, rx_ref, (tx_port, rx_port))), [rx_staged, tx_staged]) in
             keys.into_iter().enumerate().zip(staged)
         {
-            let res = |what, key: &str, err: String| XenbusError::Resource {
-                key: format!("{dir}/{key}"),
-                what,
-                err,
-            };
-            let tx_page = p
-                .grants()
-                .map(dom, &[GrantRef(tx_ref)], true)
-                .map_err(|e| res("map", "tx-ring-ref", e.to_string()))?;
-            let rx_page = p
-                .grants()
-                .map(dom, &[GrantRef(rx_ref)], true)
-                .map_err(|e| res("map", "rx-ring-ref", e.to_string()))?;
-            let tx_ch = Arc::new(
-                p.events()
-                    .bind_interdomain(dom, Port(tx_port))
-                    .map_err(|e| res("bind", "event-channel", e.to_string()))?,
-            );
+            let tx_page = map_ring(p.as_ref(), dom, &dir, "tx-ring-ref", tx_ref)?;
+            let rx_page = map_ring(p.as_ref(), dom, &dir, "rx-ring-ref", rx_ref)?;
+            let tx_ch = Arc::new(bind(p.as_ref(), dom, &dir, "event-channel", tx_port)?);
             let rx_ch = match rx_port {
                 None => Arc::clone(&tx_ch),
-                Some(port) => Arc::new(
-                    p.events()
-                        .bind_interdomain(dom, Port(port))
-                        .map_err(|e| res("bind", "event-channel-rx", e.to_string()))?,
-                ),
+                Some(port) => Arc::new(bind(p.as_ref(), dom, &dir, "event-channel-rx", port)?),
             };
             let gate = |signals, ch: &Arc<_>| Gate {
                 queue: q,
@@ -777,6 +747,40 @@ fn read_str<S: XenStore + ?Sized>(st: &S, key: &str) -> Result<Option<String>, X
             }),
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The ring page the frontend granted as `dir/key`, mapped writable.
+fn map_ring<P: Platform>(
+    p: &P,
+    dom: DomId,
+    dir: &str,
+    key: &str,
+    gref: u32,
+) -> Result<MappingOf<P>, XenbusError> {
+    p.grants()
+        .map(dom, &[GrantRef(gref)], true)
+        .map_err(|e| resource("map", dir, key, e))
+}
+
+/// The event channel the frontend allocated as `dir/key`, bound.
+fn bind<P: Platform>(
+    p: &P,
+    dom: DomId,
+    dir: &str,
+    key: &str,
+    port: u32,
+) -> Result<EvtchnOf<P>, XenbusError> {
+    p.events()
+        .bind_interdomain(dom, Port(port))
+        .map_err(|e| resource("bind", dir, key, e))
+}
+
+fn resource(what: &'static str, dir: &str, key: &str, err: impl std::fmt::Display) -> XenbusError {
+    XenbusError::Resource {
+        key: format!("{dir}/{key}"),
+        what,
+        err: err.to_string(),
     }
 }
 
