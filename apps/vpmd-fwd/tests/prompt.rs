@@ -309,3 +309,62 @@ fn end_of_input_and_ctrl_c_stop_forwarding_and_quit_cleanly() {
     let (status, _) = p.finish(None);
     assert!(status.success());
 }
+
+/// The sim's directory, removed on drop (after the host, declared later, has stopped).
+struct SimDir(std::path::PathBuf);
+
+impl Drop for SimDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn a_xen_guest_attached_while_forwarding_gets_its_frames_back() {
+    use std::sync::Arc;
+    use vpmd_xen::netfront::{Netfront, NetfrontConfig, TxPacket};
+    use vpmd_xen::platform::sim::{create_vif, DomainLayout, Guest, Host, SimPlatform, VifSpec};
+    use vpmd_xen::platform::Platform;
+    use vpmd_xen::wire::grant::DomId;
+
+    const GUARD: Duration = Duration::from_secs(30);
+    let dir = SimDir(std::env::temp_dir().join(format!("vpmd-prompt-xen-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&dir.0);
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let host = Host::start(&dir.0).unwrap();
+    let dom0 = SimPlatform::connect(host.paths(), DomId::DOM0).unwrap();
+    let spec = VifSpec {
+        backend: DomId::DOM0,
+        frontend: DomId(3),
+        devid: 0,
+        mac: [0, 0x16, 0x3e, 0, 0, 3],
+    };
+    create_vif(dom0.store(), &spec).unwrap();
+    let layout = DomainLayout {
+        mem_pages: 1024,
+        grant_frames: 2,
+    };
+    let g = Arc::new(Guest::create(host.paths(), DomId(3), layout).unwrap());
+    let mut guest = Netfront::probe(g, host.paths(), NetfrontConfig::new(0)).unwrap();
+
+    let mut p = Prompt::spawn(&["net_vpmd_ring0,peer=net_vpmd_ring1", "net_vpmd_ring1"]);
+    p.cmd("start tx_first");
+    let sim = dir.0.to_str().unwrap();
+    let attached = p.cmd(&format!("port attach net_vpmd_xen0,domid=3,sim={sim}"));
+    assert!(attached.contains("Port 2 is attached"), "{attached}");
+    guest.wait_connected(GUARD).unwrap();
+    // Port 2 loops to itself: the guest gets its frame back.
+    let frame: Vec<u8> = (0..60u8).collect();
+    guest.send(0, &TxPacket::new(&frame)).unwrap();
+    let mut got = Vec::new();
+    guest.recv(0, &mut got, 1, GUARD).unwrap();
+    assert_eq!(got[0].data, frame);
+
+    assert!(p.cmd("port detach 2").contains("Port 2 is detached"));
+    let report = p.cmd("stop");
+    let (a, b) = (forward(&report, 0), forward(&report, 1));
+    assert_eq!(a[2] + b[2], a[0] + b[0] + 2 * 32, "{report}");
+    let (status, out) = p.finish(Some("quit"));
+    assert!(status.success(), "{out}");
+    drop(host);
+}
