@@ -14,6 +14,9 @@ use vpmd_config::{
 #[derive(Debug, Parser)]
 #[command(name = "vpmd-fwd", version, about, long_about = None)]
 pub struct Cli {
+    /// Run testpmd's interactive prompt (`testpmd> `) instead of forwarding at once.
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
     /// Cores to use, DPDK style ("0,1", "0-3"); the first is the main lcore.
     #[arg(short = 'l', value_name = "CORES")]
     pub lcores: Option<CoreList>,

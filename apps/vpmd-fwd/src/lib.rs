@@ -8,6 +8,7 @@ pub mod cli;
 pub mod drivers;
 pub mod engine;
 pub mod log;
+pub mod prompt;
 pub mod run;
 pub mod stats;
 pub mod stream;

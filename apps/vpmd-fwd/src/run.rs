@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use vpmd_config::{Config, ForwardMode, HugepageMode, PortTopology};
+use vpmd_config::{Config, ForwardMode, ForwardingConfig, HugepageMode, PortTopology};
 use vpmd_fastpath::lcore::DEFAULT_WEIGHT;
 use vpmd_fastpath::{online_cpus, Lcore, LcoreConfig, LcoreHandle, LcoreStats, PollTask};
 use vpmd_mempool::{HugepagePolicy, Mempool, PoolConfig};
@@ -14,7 +14,7 @@ use vpmd_pmd::{Port, PortConf, PortRx, PortStats, PortTx, Registry};
 
 use crate::engine::{Io, Mac, MacSwap, RxOnly, StreamCtx, TxOnly};
 use crate::stats::{self, FwdStats, LcoreJson, PortJson, RunJson};
-use crate::stream::{Stream, StreamStats};
+use crate::stream::{Stream, StreamStats, StreamTask};
 
 /// What a finished run measured.
 #[derive(Debug)]
@@ -29,16 +29,18 @@ pub struct RunReport {
     pub elapsed: Duration,
 }
 
-/// Where each port's packets go under a topology (testpmd's `fwd_topology_tx_port_get`).
+/// Where each port's packets go under a topology (testpmd's `fwd_topology_tx_port_get`):
+/// under `paired`, the last of an odd number of ports sends back out of itself.
 pub fn tx_port(topology: PortTopology, rx: usize, nb_ports: usize) -> usize {
     match topology {
-        PortTopology::Paired => rx ^ 1,
+        PortTopology::Paired if rx ^ 1 < nb_ports => rx ^ 1,
+        PortTopology::Paired => rx,
         PortTopology::Chained => (rx + 1) % nb_ports,
         PortTopology::Loop => rx,
     }
 }
 
-fn pool_config(c: &Config) -> PoolConfig {
+pub(crate) fn pool_config(c: &Config) -> PoolConfig {
     PoolConfig {
         size: c.mempool.mbufs,
         cache_size: c.mempool.cache,
@@ -55,67 +57,97 @@ fn pool_config(c: &Config) -> PoolConfig {
 }
 
 /// A port ready to forward, with the queue handles streams will take.
-struct ReadyPort {
-    port: Port,
-    rx: Vec<Option<PortRx>>,
-    tx: Vec<Option<PortTx>>,
+pub(crate) struct ReadyPort {
+    pub(crate) port: Port,
+    pub(crate) rx: Vec<Option<PortRx>>,
+    pub(crate) tx: Vec<Option<PortTx>>,
+}
+
+/// Creates port `id` from `devargs`, sets up its queues and starts it.
+pub(crate) fn open_port(
+    f: &ForwardingConfig,
+    registry: &Registry,
+    pool: &Mempool,
+    devargs: &str,
+    id: u16,
+) -> Result<ReadyPort> {
+    let mut port = registry.create_port(devargs, id)?;
+    port.configure(f.rxq as u16, f.txq as u16, PortConf::default())?;
+    let rx = (0..f.rxq as u16)
+        .map(|q| port.rx_queue_setup(q, f.rxd as u16, pool).map(Some))
+        .collect::<Result<_, _>>()?;
+    let tx = (0..f.txq as u16)
+        .map(|q| port.tx_queue_setup(q, f.txd as u16).map(Some))
+        .collect::<Result<_, _>>()?;
+    port.start()?;
+    let info = port.info();
+    log::info!(
+        "port {id}: {devargs} ({}), MAC {}",
+        info.driver,
+        vpmd_config::MacAddr::new(info.mac)
+    );
+    Ok(ReadyPort { port, rx, tx })
 }
 
 fn open_ports(c: &Config, registry: &Registry, pool: &Mempool) -> Result<Vec<ReadyPort>> {
-    let f = &c.forwarding;
-    let mut ready = Vec::new();
-    for (i, p) in c.ports.iter().enumerate() {
-        let id = i as u16;
-        let mut port = registry.create_port(&p.devargs, id)?;
-        port.configure(f.rxq as u16, f.txq as u16, PortConf::default())?;
-        let rx = (0..f.rxq as u16)
-            .map(|q| port.rx_queue_setup(q, f.rxd as u16, pool).map(Some))
-            .collect::<Result<_, _>>()?;
-        let tx = (0..f.txq as u16)
-            .map(|q| port.tx_queue_setup(q, f.txd as u16).map(Some))
-            .collect::<Result<_, _>>()?;
-        port.start()?;
-        let info = port.info();
-        log::info!(
-            "port {id}: {} ({}), MAC {}",
-            p.devargs,
-            info.driver,
-            vpmd_config::MacAddr::new(info.mac)
-        );
-        ready.push(ReadyPort { port, rx, tx });
-    }
-    Ok(ready)
+    c.ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| open_port(&c.forwarding, registry, pool, &p.devargs, i as u16))
+        .collect()
 }
 
 /// testpmd's link check: waits up to 9 s (polling every 100 ms) for every port's link,
 /// then says where each stands and goes on either way. A tx-first burst sent before a
 /// vhost front-end has connected would be lost.
-fn check_links(ports: &[ReadyPort], stop: &AtomicBool) {
+pub(crate) fn check_links(ports: &[&Port], stop: &AtomicBool) {
     const TRIES: u32 = 90;
     println!("Checking link statuses...");
     for _ in 0..TRIES {
-        if ports.iter().all(|p| p.port.link().up) || stop.load(Ordering::Relaxed) {
+        if ports.iter().all(|p| p.link().up) || stop.load(Ordering::Relaxed) {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    for (i, p) in ports.iter().enumerate() {
-        let l = p.port.link();
+    for p in ports {
+        let l = p.link();
         if l.up {
-            println!("Port {i}: link up, {} Mbps", l.speed_mbps);
+            println!("Port {}: link up, {} Mbps", p.id(), l.speed_mbps);
         } else {
-            println!("Port {i}: link down");
+            println!("Port {}: link down", p.id());
         }
     }
 }
 
-fn stream_task(
+/// What the engine of a stream from port `rx` to port `tx` (MAC `tx_mac`) knows.
+pub(crate) fn stream_ctx(
+    f: &ForwardingConfig,
+    pool: &Mempool,
+    rx: u16,
+    tx: u16,
+    tx_mac: [u8; 6],
+) -> StreamCtx {
+    StreamCtx {
+        rx_port: rx,
+        tx_port: tx,
+        tx_mac,
+        peer_mac: f
+            .eth_peer
+            .get(&tx)
+            .map_or([2, 0, 0, 0, 0, tx as u8], |m| m.octets()),
+        pool: pool.clone(),
+        txpkts: f.txpkts.iter().map(|&l| l as u16).collect(),
+        burst: f.burst as usize,
+    }
+}
+
+pub(crate) fn stream_task(
     mode: ForwardMode,
     rx: PortRx,
     tx: PortTx,
     ctx: StreamCtx,
     stats: Arc<StreamStats>,
-) -> Box<dyn PollTask> {
+) -> Box<dyn StreamTask> {
     match mode {
         ForwardMode::Io => Box::new(Stream::<Io>::new(rx, tx, ctx, stats)),
         ForwardMode::Mac => Box::new(Stream::<Mac>::new(rx, tx, ctx, stats)),
@@ -160,7 +192,7 @@ pub fn run(c: &Config, registry: &Registry, stop: &AtomicBool) -> Result<RunRepo
         );
     }
     if !f.disable_link_check {
-        check_links(&ports, stop);
+        check_links(&ports.iter().map(|p| &p.port).collect::<Vec<_>>(), stop);
     }
     let macs: Vec<[u8; 6]> = ports.iter().map(|p| p.port.info().mac).collect();
     for p in &mut ports {
@@ -179,18 +211,7 @@ pub fn run(c: &Config, registry: &Registry, stop: &AtomicBool) -> Result<RunRepo
             let tx = ports[t].tx[q]
                 .take()
                 .expect("each tx queue serves one stream");
-            let ctx = StreamCtx {
-                rx_port: p as u16,
-                tx_port: t as u16,
-                tx_mac: macs[t],
-                peer_mac: f
-                    .eth_peer
-                    .get(&(t as u16))
-                    .map_or([2, 0, 0, 0, 0, t as u8], |m| m.octets()),
-                pool: pool.clone(),
-                txpkts: f.txpkts.iter().map(|&l| l as u16).collect(),
-                burst: f.burst as usize,
-            };
+            let ctx = stream_ctx(f, &pool, p as u16, t as u16, macs[t]);
             let stats = Arc::new(StreamStats::default());
             infos.push(StreamInfo {
                 tx_port: t,
@@ -268,18 +289,13 @@ pub fn run(c: &Config, registry: &Registry, stop: &AtomicBool) -> Result<RunRepo
     let forward: Vec<FwdStats> = port_stats
         .iter()
         .enumerate()
-        .map(|(i, s)| FwdStats {
-            rx_packets: s.ipackets,
-            rx_dropped: s.imissed,
-            tx_packets: s.opackets,
-            tx_dropped: infos
-                .iter()
-                .filter(|si| si.tx_port == i)
-                .map(|si| si.stats.dropped.get())
-                .sum(),
+        .map(|(i, s)| {
+            let dropped = infos.iter().filter(|si| si.tx_port == i);
+            FwdStats::of_port(s, dropped.map(|si| si.stats.dropped.get()).sum())
         })
         .collect();
-    print!("{}", stats::forward_report(&forward));
+    let ids: Vec<u16> = (0..nb_ports as u16).collect();
+    print!("{}", stats::forward_report(&ids, &forward));
     print!("{}", stats::lcore_report(&lcore_stats));
     for p in &mut ports {
         p.port.close()?;

@@ -63,6 +63,16 @@ pub struct FwdStats {
 }
 
 impl FwdStats {
+    /// A port's figures from its NIC statistics and the drops of the streams sending to it.
+    pub fn of_port(s: &PortStats, tx_dropped: u64) -> Self {
+        Self {
+            rx_packets: s.ipackets,
+            rx_dropped: s.imissed,
+            tx_packets: s.opackets,
+            tx_dropped,
+        }
+    }
+
     /// Adds another port's figures (for the accumulated line).
     pub fn add(&mut self, o: &FwdStats) {
         self.rx_packets += o.rx_packets;
@@ -93,10 +103,10 @@ pub fn accumulated(ports: &[FwdStats]) -> FwdStats {
     total
 }
 
-/// The `stop` report: per port, then accumulated.
-pub fn forward_report(ports: &[FwdStats]) -> String {
+/// The `stop` report: per port (`ids[i]` is the id of `ports[i]`), then accumulated.
+pub fn forward_report(ids: &[u16], ports: &[FwdStats]) -> String {
     let mut o = String::new();
-    for (i, p) in ports.iter().enumerate() {
+    for (i, p) in ids.iter().zip(ports) {
         let _ = write!(
             o,
             "\n  ---------------------- Forward statistics for port {i:<2} ----------------------\n{}  ----------------------------------------------------------------------------\n",

@@ -71,6 +71,19 @@ impl<E: Engine> Stream<E> {
     }
 }
 
+/// A stream as a task that can end and give its queues back, so a stopped session keeps
+/// them (and what is in their rings) for the next start.
+pub trait StreamTask: PollTask {
+    /// Ends the stream, returning its rx and tx queues.
+    fn into_queues(self: Box<Self>) -> (PortRx, PortTx);
+}
+
+impl<E: Engine> StreamTask for Stream<E> {
+    fn into_queues(self: Box<Self>) -> (PortRx, PortTx) {
+        (self.rx, self.tx)
+    }
+}
+
 impl Stream<TxOnly> {
     /// testpmd's `--tx-first`: one txonly burst on `tx` before forwarding starts (ring
     /// ports start empty, so io forwarding has nothing to move without it).

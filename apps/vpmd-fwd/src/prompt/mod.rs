@@ -1,0 +1,44 @@
+//! `vpmd-fwd -i`: testpmd's interactive prompt.
+//!
+//! [`run`] opens the configured ports, then reads commands until `quit`, end of input or
+//! Ctrl-C, each of which stops forwarding (printing the forward statistics) and closes
+//! the ports. A failed command prints one line naming it and the prompt goes on.
+//! `commands.rs` parses and runs a line, `session.rs` holds the ports and the running
+//! streams, `show.rs` formats, `input.rs` reads lines, `homing.rs` brings queues back
+//! from ended streams.
+
+mod commands;
+mod homing;
+mod input;
+mod session;
+mod show;
+
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Context, Result};
+use vpmd_config::Config;
+use vpmd_pmd::Registry;
+
+use commands::Flow;
+use input::{Input, Lines};
+use session::Session;
+
+/// Runs the prompt until `quit`, end of input, or `interrupted` (Ctrl-C) is set.
+pub fn run(config: Config, registry: &Registry, interrupted: &AtomicBool) -> Result<()> {
+    let mut session = Session::open(config, registry, interrupted)?;
+    let lines = Lines::spawn().context("starting the prompt reader")?;
+    loop {
+        match lines.next(interrupted) {
+            Input::Line(line) => match commands::execute(&mut session, &line, interrupted) {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Quit) => return Ok(()),
+                Err(e) => eprintln!("vpmd-fwd: {e:#}"),
+            },
+            Input::Interrupt | Input::End => {
+                // testpmd's Ctrl-C: stop forwarding if it runs, then quit cleanly.
+                println!();
+                return session.quit();
+            }
+        }
+    }
+}
