@@ -8,7 +8,8 @@
 //! checksum means "none" and stays), and leaves only `TX_IPV4`/`TX_IPV6` and the header
 //! lengths in the offload fields, so no tx port takes an rx verdict for a request. Counts
 //! go to the stream's `bad_ip_csum`/`bad_l4_csum` (testpmd's Bad-ipcsum/Bad-l4csum).
-//! Frames whose headers are not whole in the first segment go out untouched.
+//! Frames that are not IP, or whose headers are not whole in the first segment, get no
+//! checksum work (only the MACs and the cleared flags).
 
 use vpmd_mempool::{ol_flags, Burst, Mbuf, TxOffload};
 
@@ -56,12 +57,15 @@ fn process(m: &mut Mbuf) -> (bool, bool) {
     let mut bad_ip = ip_verdict == Some(true);
     let mut ip_fill = None;
     if !ip.v6 {
-        let s = sum(hdr).without(be16(hdr, 10).unwrap_or(0));
-        bad_ip = ip_verdict.unwrap_or_else(|| !s.verifies(be16(hdr, 10).unwrap_or(0)));
+        let old = be16(hdr, 10).unwrap_or(0);
+        let s = sum(hdr).without(old);
+        bad_ip = ip_verdict.unwrap_or_else(|| !s.verifies(old));
         ip_fill = Some(s.checksum());
     }
-    // The L4 checksum field, when the header is whole in this segment.
+    // The L4 checksum field, when the header is whole in this segment. A fragment's
+    // checksum covers the whole datagram, which no one fragment holds: left alone.
     let field = match ip.proto {
+        _ if ip.frag != 0 => None,
         IPPROTO_UDP if d.len() >= l4 + UDP_LEN => Some(l4 + 6),
         IPPROTO_TCP if d.len() >= l4 + TCP_LEN => Some(l4 + 16),
         _ => None,
@@ -138,20 +142,8 @@ impl Engine for Csum {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{ctx, frame, packet};
+    use super::super::tests::{ctx, frame, naive, packet};
     use super::*;
-
-    /// The RFC 1071 checksum the slow way, independent of `inet`.
-    fn naive(bytes: &[u8]) -> u16 {
-        let mut s: u32 = bytes
-            .chunks(2)
-            .map(|c| u32::from(c[0]) << 8 | u32::from(*c.get(1).unwrap_or(&0)))
-            .sum();
-        while s > 0xffff {
-            s = (s & 0xffff) + (s >> 16);
-        }
-        !(s as u16)
-    }
 
     /// An Ethernet/IPv4 frame around `l4` (protocol `proto`), both checksums right,
     /// followed by 4 bytes of Ethernet padding.
@@ -332,6 +324,19 @@ mod tests {
         assert_eq!((ip, l4), (0, 0));
         same_past_macs(&got, &fixed);
         assert_eq!(m.ol_flags() & ol_flags::RX_L4_CKSUM_MASK, 0);
+    }
+
+    #[test]
+    fn fragments_keep_their_l4_checksum() {
+        let mut f = v4(17, &udp(b"first fragment"), 6);
+        f[20] = 0x20; // more fragments (the IP checksum is redone below)
+        f[40] ^= 0xff; // wrong for this fragment alone, yet not ours to judge
+        f[24..26].copy_from_slice(&[0, 0]);
+        let c = naive(&f[14..34]);
+        f[24..26].copy_from_slice(&c.to_be_bytes());
+        let (got, _, ip, l4) = one(&f, 0);
+        assert_eq!((ip, l4), (0, 0));
+        same_past_macs(&got, &f);
     }
 
     #[test]

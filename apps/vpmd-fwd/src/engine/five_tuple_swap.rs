@@ -2,7 +2,7 @@
 //! address, TCP or UDP port (testpmd's 5tswap).
 //!
 //! Parsing stops at the first layer that is not one of these, or that the first segment
-//! does not hold whole. Swapping the two halves of a pair leaves every checksum valid
+//! does not hold whole; a later IPv4 fragment has no ports to swap. Swapping the two halves of a pair leaves every checksum valid
 //! (the sums are the same), so none is touched.
 
 use vpmd_mempool::{Burst, Mbuf};
@@ -37,7 +37,10 @@ fn swap(d: &mut [u8]) {
         swap_pair(d, ip.off + 12, 4);
     }
     let l4 = ip.off + ip.len;
-    if (ip.proto == IPPROTO_TCP || ip.proto == IPPROTO_UDP) && d.len() >= l4 + 4 {
+    if (ip.proto == IPPROTO_TCP || ip.proto == IPPROTO_UDP)
+        && ip.has_l4_header()
+        && d.len() >= l4 + 4
+    {
         swap_pair(d, l4, 2);
     }
 }
@@ -151,6 +154,15 @@ mod tests {
         f.extend_from_slice(&[7; 28]);
         let mut want = eth(B, A, 0x0806);
         want.extend_from_slice(&[7; 28]);
+        assert_eq!(run(&f), want);
+        // A later fragment: its first bytes are data, not ports.
+        let mut frag = ipv4(17, [1, 1, 1, 1], [2, 2, 2, 2], &L4);
+        frag[6..8].copy_from_slice(&[0x00, 0xb9]);
+        let mut f = eth(A, B, 0x0800);
+        f.extend_from_slice(&frag);
+        frag[12..20].rotate_left(4);
+        let mut want = eth(B, A, 0x0800);
+        want.extend(frag);
         assert_eq!(run(&f), want);
         // An IPv4 header cut short: only the MACs.
         let mut f = eth(A, B, 0x0800);

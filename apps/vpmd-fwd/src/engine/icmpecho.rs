@@ -50,7 +50,10 @@ fn arp_reply(d: &mut [u8], a: usize, mac: &[u8; 6]) -> bool {
 
 /// Turns an ICMP echo request into its reply; false if it is not one.
 fn echo_reply(d: &mut [u8], ip_off: usize, ty: u16) -> bool {
-    let Some(ip) = l3(d, ip_off, ty).filter(|ip| !ip.v6 && ip.proto == IPPROTO_ICMP) else {
+    // Only whole datagrams: a reply to one fragment would not reassemble.
+    let Some(ip) =
+        l3(d, ip_off, ty).filter(|ip| !ip.v6 && ip.proto == IPPROTO_ICMP && ip.frag == 0)
+    else {
         return false;
     };
     let icmp = ip.off + ip.len;
@@ -110,23 +113,11 @@ impl Engine for IcmpEcho {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{ctx, frame, packet};
+    use super::super::tests::{ctx, frame, naive, packet};
     use super::*;
 
     const GUEST: [u8; 6] = [0x00, 0x16, 0x3e, 0, 0, 3];
     const PORT: [u8; 6] = [2, 0, 0, 0, 0, 0xaa];
-
-    /// The RFC 1071 checksum the slow way, independent of `inet`.
-    fn naive(bytes: &[u8]) -> u16 {
-        let mut s: u32 = bytes
-            .chunks(2)
-            .map(|c| u32::from(c[0]) << 8 | u32::from(*c.get(1).unwrap_or(&0)))
-            .sum();
-        while s > 0xffff {
-            s = (s & 0xffff) + (s >> 16);
-        }
-        !(s as u16)
-    }
 
     fn arp(op: u16, sha: [u8; 6], sip: [u8; 4], tha: [u8; 6], tip: [u8; 4]) -> Vec<u8> {
         let mut f = [[0xff; 6], sha].concat();
@@ -220,7 +211,9 @@ mod tests {
         let mut v6 = ping([10, 0, 0, 1], b"x");
         v6[12..14].copy_from_slice(&[0x86, 0xdd]);
         let short = ping([10, 0, 0, 1], b"")[..36].to_vec();
-        let frames = [reply, echo_reply, udp, v6, short, vec![0; 10]];
+        let mut fragment = ping([10, 0, 0, 1], b"x");
+        fragment[20] = 0x20;
+        let frames = [reply, echo_reply, udp, v6, short, fragment, vec![0; 10]];
         let c = ctx(&[64]);
         assert!(run_on(&c, &frames).is_empty());
         assert_eq!(c.pool.stats().in_use, 0, "dropped frames were freed");

@@ -109,6 +109,17 @@ pub struct L3 {
     pub proto: u8,
     /// Bytes after the IP header that the IP header says belong to it.
     pub payload: usize,
+    /// IPv4 fragment bits: more-fragments and the offset (0 when not a fragment, and
+    /// for IPv6, whose fragments are an extension header).
+    pub frag: u16,
+}
+
+impl L3 {
+    /// Whether the L4 header follows (not a later IPv4 fragment).
+    #[inline]
+    pub fn has_l4_header(&self) -> bool {
+        self.frag & 0x1fff == 0
+    }
 }
 
 /// The IP header at `off` for EtherType `ty`, when it is whole in `d`.
@@ -127,6 +138,7 @@ pub fn l3(d: &[u8], off: usize, ty: u16) -> Option<L3> {
                 v6: false,
                 proto: d[off + 9],
                 payload: total - ihl,
+                frag: u16::from_be_bytes([d[off + 6], d[off + 7]]) & 0x3fff,
             })
         }
         ETHERTYPE_IPV6 if d.len() >= off + IPV6_LEN => Some(L3 {
@@ -135,6 +147,7 @@ pub fn l3(d: &[u8], off: usize, ty: u16) -> Option<L3> {
             v6: true,
             proto: d[off + 6],
             payload: usize::from(be16(d, off + 4)?),
+            frag: 0,
         }),
         _ => None,
     }

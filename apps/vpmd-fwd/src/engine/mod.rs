@@ -127,6 +127,18 @@ pub(crate) mod tests {
         m
     }
 
+    /// The RFC 1071 checksum the slow way, independent of `inet`.
+    pub fn naive(bytes: &[u8]) -> u16 {
+        let mut s: u32 = bytes
+            .chunks(2)
+            .map(|c| u32::from(c[0]) << 8 | u32::from(*c.get(1).unwrap_or(&0)))
+            .sum();
+        while s > 0xffff {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        !(s as u16)
+    }
+
     /// The whole packet's bytes, all segments.
     pub fn frame(m: &Mbuf) -> Vec<u8> {
         let mut v = vec![0xa5; m.pkt_len() as usize];
