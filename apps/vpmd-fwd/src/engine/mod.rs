@@ -9,7 +9,7 @@ mod csum;
 mod five_tuple_swap;
 mod flowgen;
 mod icmpecho;
-pub mod inet;
+mod inet;
 mod io;
 mod mac;
 mod macswap;
