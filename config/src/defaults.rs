@@ -36,6 +36,9 @@ impl Default for ForwardingConfig {
             nb_cores: 1,
             burst: 32,
             txpkts: vec![64],
+            txonly_multi_flow: false,
+            // testpmd's `nb_flows_flowgen`.
+            flowgen_flows: 1024,
             port_topology: PortTopology::default(),
             eth_peer: BTreeMap::new(),
             rxq: 1,

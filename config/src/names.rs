@@ -81,6 +81,15 @@ named_enum! {
         RxOnly = "rxonly",
         /// Generate packets of `txpkts` segments and transmit; receive nothing.
         TxOnly = "txonly",
+        /// Swap source and destination MAC, IPv4/IPv6 address and TCP/UDP port.
+        FiveTupleSwap = "5tswap",
+        /// Generate UDP/IPv4 packets over `flowgen_flows` destination addresses; free what
+        /// arrives.
+        FlowGen = "flowgen",
+        /// Check and fill IPv4, TCP and UDP checksums in software, then forward.
+        Csum = "csum",
+        /// Answer ARP requests and ICMP echo requests; drop everything else.
+        IcmpEcho = "icmpecho",
     }
 }
 
@@ -127,10 +136,10 @@ mod tests {
 
     #[test]
     fn unknown_name_lists_valid_ones() {
-        let e = "flowgen".parse::<ForwardMode>().unwrap_err();
+        let e = "noisy".parse::<ForwardMode>().unwrap_err();
         assert_eq!(
             e.to_string(),
-            r#"invalid forwarding mode "flowgen": expected one of io, mac, macswap, rxonly, txonly"#
+            r#"invalid forwarding mode "noisy": expected one of io, mac, macswap, rxonly, txonly, 5tswap, flowgen, csum, icmpecho"#
         );
         let e = "IO".parse::<ForwardMode>().unwrap_err();
         assert_eq!(e.input(), "IO");

@@ -62,8 +62,14 @@ pub struct ForwardingConfig {
     pub nb_cores: u32,
     /// `--burst`: packets per rx/tx burst, 1..=512.
     pub burst: u32,
-    /// `--txpkts`: segment lengths of each `txonly` packet, one mbuf per segment.
+    /// `--txpkts`: segment lengths of each `txonly` packet, one mbuf per segment; `flowgen`
+    /// sends one segment of their sum less the 4-byte FCS, as testpmd.
     pub txpkts: Vec<u32>,
+    /// `--txonly-multi-flow`: vary the IPv4 source of each `txonly` packet (256 sources
+    /// per lcore, as testpmd).
+    pub txonly_multi_flow: bool,
+    /// `--flowgen-flows`: destination addresses `flowgen` cycles through, at least 1.
+    pub flowgen_flows: u32,
     /// `--port-topology`.
     pub port_topology: PortTopology,
     /// `--eth-peer` (repeatable): destination MAC per port id, for `mac` mode. Written as a table

@@ -7,7 +7,7 @@
 
 use std::ops::RangeInclusive;
 
-use crate::{Config, ConfigError};
+use crate::{Config, ConfigError, ForwardMode};
 
 /// Largest `forwarding.burst` (DPDK's `MAX_PKT_BURST`).
 pub const BURST_MAX: u32 = 512;
@@ -21,6 +21,8 @@ pub const TXPKTS_SEGMENT: RangeInclusive<u32> = 14..=9000;
 pub const TXPKTS_FIRST_MIN: u32 = 42;
 /// Largest sum of the `forwarding.txpkts` segments.
 pub const TXPKTS_TOTAL_MAX: u64 = 9600;
+/// Bytes of Ethernet FCS that flowgen leaves out of `--txpkts` (testpmd does the same).
+const FCS_LEN: u64 = 4;
 /// Largest `mempool.cache` (DPDK's `RTE_MEMPOOL_CACHE_MAX_SIZE`).
 pub const MBUF_CACHE_MAX: u32 = 512;
 /// Smallest `mempool.data_room`.
@@ -82,6 +84,8 @@ impl Config {
         }
         in_range("forwarding.burst", fwd.burst, 1..=BURST_MAX)?;
         self.check_txpkts()?;
+        in_range("forwarding.flowgen_flows", fwd.flowgen_flows, 1..=u32::MAX)?;
+        self.check_flowgen_size()?;
         in_range("forwarding.rxq", fwd.rxq, 1..=QUEUES_MAX)?;
         in_range("forwarding.txq", fwd.txq, 1..=QUEUES_MAX)?;
         if fwd.txq != fwd.rxq {
@@ -132,6 +136,26 @@ impl Config {
             return Err(ConfigError::key(
                 "forwarding.txpkts",
                 format!("segments must total at most {TXPKTS_TOTAL_MAX} bytes, got {total} ({txpkts:?})"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// flowgen sends one segment of the `txpkts` total less the FCS (testpmd's
+    /// `tx_pkt_length - 4`): it must hold the headers and fit one mbuf.
+    fn check_flowgen_size(&self) -> Check {
+        if self.forwarding.mode != ForwardMode::FlowGen {
+            return Ok(());
+        }
+        let total: u64 = self.forwarding.txpkts.iter().map(|&l| u64::from(l)).sum();
+        let len = total.saturating_sub(FCS_LEN);
+        let room = u64::from(self.mempool.data_room);
+        if len < u64::from(TXPKTS_FIRST_MIN) || len > room {
+            return Err(ConfigError::key(
+                "forwarding.txpkts",
+                format!(
+                    "flowgen sends one segment of the total less the 4-byte FCS: it must be between {TXPKTS_FIRST_MIN} and mempool.data_room ({room}) bytes, got {total} - 4 = {len}"
+                ),
             ));
         }
         Ok(())

@@ -49,9 +49,9 @@ fn descriptors_not_a_power_of_two() {
 #[test]
 fn unknown_mode_lists_valid_ones() {
     rejects(
-        "[forwarding]\nmode = \"flowgen\"",
-        "fwd.toml: forwarding.mode: invalid forwarding mode \"flowgen\": \
-         expected one of io, mac, macswap, rxonly, txonly",
+        "[forwarding]\nmode = \"noisy\"",
+        "fwd.toml: forwarding.mode: invalid forwarding mode \"noisy\": \
+         expected one of io, mac, macswap, rxonly, txonly, 5tswap, flowgen, csum, icmpecho",
     );
     let e = error("[forwarding]\nport_topology = \"ring\"");
     assert!(e.starts_with("fwd.toml: forwarding.port_topology: "), "{e}");
@@ -180,6 +180,24 @@ fn txpkts_limits() {
     rejects(
         "[forwarding]\ntxpkts = [20]",
         "fwd.toml: forwarding.txpkts[0]: the first segment holds the Ethernet/IPv4/UDP headers: at least 42 bytes, got 20",
+    );
+    rejects(
+        "[forwarding]\nmode = \"flowgen\"\ntxpkts = [42]",
+        "fwd.toml: forwarding.txpkts: flowgen sends one segment of the total less the 4-byte FCS: \
+         it must be between 42 and mempool.data_room (2048) bytes, got 42 - 4 = 38",
+    );
+    rejects(
+        "[forwarding]\nmode = \"flowgen\"\ntxpkts = [2000, 100]",
+        "fwd.toml: forwarding.txpkts: flowgen sends one segment of the total less the 4-byte FCS: \
+         it must be between 42 and mempool.data_room (2048) bytes, got 2100 - 4 = 2096",
+    );
+    rejects(
+        "[forwarding]\nflowgen_flows = 0",
+        "fwd.toml: forwarding.flowgen_flows: must be at least 1, got 0",
+    );
+    rejects(
+        "[forwarding]\ntxonly_multi_flow = 1",
+        "fwd.toml: forwarding.txonly_multi_flow: invalid type: integer `1`, expected a boolean",
     );
     rejects(
         "[forwarding]\nrxq = 2\ntxq = 1",

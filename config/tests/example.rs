@@ -64,6 +64,8 @@ mode = "mac"
 nb_cores = 3
 burst = 64
 txpkts = [42, 50, 1000]
+txonly_multi_flow = true
+flowgen_flows = 7
 port_topology = "chained"
 eth_peer = { 0 = "02:00:00:00:00:01", 1 = "02:00:00:00:0a:Bc" }
 rxq = 2
@@ -103,6 +105,8 @@ fn full() -> Config {
             nb_cores: 3,
             burst: 64,
             txpkts: vec![42, 50, 1000],
+            txonly_multi_flow: true,
+            flowgen_flows: 7,
             port_topology: PortTopology::Chained,
             eth_peer: [
                 (0, MacAddr::new([2, 0, 0, 0, 0, 1])),

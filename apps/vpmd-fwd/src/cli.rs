@@ -41,6 +41,12 @@ pub struct Cli {
     /// Segment lengths of txonly packets, comma-separated.
     #[arg(long, value_name = "LEN[,LEN...]", value_delimiter = ',')]
     pub txpkts: Option<Vec<u32>>,
+    /// txonly: vary the IPv4 source address per packet.
+    #[arg(long = "txonly-multi-flow")]
+    pub txonly_multi_flow: bool,
+    /// flowgen: number of flows (destination addresses), at least 1.
+    #[arg(long = "flowgen-flows", value_name = "N")]
+    pub flowgen_flows: Option<u32>,
     /// How rx ports map to tx ports.
     #[arg(long = "port-topology", value_name = "TOPOLOGY")]
     pub port_topology: Option<PortTopology>,
@@ -124,6 +130,8 @@ impl Cli {
         if let Some(t) = self.txpkts {
             f.txpkts = t;
         }
+        f.txonly_multi_flow |= self.txonly_multi_flow;
+        set(&mut f.flowgen_flows, self.flowgen_flows);
         if let Some(t) = self.port_topology {
             f.port_topology = t;
         }

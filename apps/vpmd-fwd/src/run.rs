@@ -12,7 +12,9 @@ use vpmd_fastpath::{online_cpus, Lcore, LcoreConfig, LcoreHandle, LcoreStats, Po
 use vpmd_mempool::{HugepagePolicy, Mempool, PoolConfig};
 use vpmd_pmd::{Port, PortConf, PortRx, PortStats, PortTx, Registry};
 
-use crate::engine::{Io, Mac, MacSwap, RxOnly, StreamCtx, TxOnly};
+use crate::engine::{
+    Csum, FiveTupleSwap, FlowGen, IcmpEcho, Io, Mac, MacSwap, RxOnly, StreamCtx, TxOnly,
+};
 use crate::stats::{self, FwdStats, LcoreJson, PortJson, RunJson};
 use crate::stream::{Stream, StreamStats, StreamTask};
 
@@ -138,6 +140,8 @@ pub(crate) fn stream_ctx(
         pool: pool.clone(),
         txpkts: f.txpkts.iter().map(|&l| l as u16).collect(),
         burst: f.burst as usize,
+        txonly_multi_flow: f.txonly_multi_flow,
+        flowgen_flows: f.flowgen_flows,
     }
 }
 
@@ -154,13 +158,27 @@ pub(crate) fn stream_task(
         ForwardMode::MacSwap => Box::new(Stream::<MacSwap>::new(rx, tx, ctx, stats)),
         ForwardMode::RxOnly => Box::new(Stream::<RxOnly>::new(rx, tx, ctx, stats)),
         ForwardMode::TxOnly => Box::new(Stream::<TxOnly>::new(rx, tx, ctx, stats)),
+        ForwardMode::FiveTupleSwap => Box::new(Stream::<FiveTupleSwap>::new(rx, tx, ctx, stats)),
+        ForwardMode::FlowGen => Box::new(Stream::<FlowGen>::new(rx, tx, ctx, stats)),
+        ForwardMode::Csum => Box::new(Stream::<Csum>::new(rx, tx, ctx, stats)),
+        ForwardMode::IcmpEcho => Box::new(Stream::<IcmpEcho>::new(rx, tx, ctx, stats)),
     }
 }
 
-/// A stream's tx port and counters, kept by the control thread for the report.
+/// A stream's ports and counters, kept by the control thread for the report.
 struct StreamInfo {
+    rx_port: usize,
     tx_port: usize,
     stats: Arc<StreamStats>,
+}
+
+/// A stream counter summed over the streams that receive from `port`.
+fn rx_sum(infos: &[StreamInfo], port: usize, count: impl Fn(&StreamStats) -> u64) -> u64 {
+    infos
+        .iter()
+        .filter(|si| si.rx_port == port)
+        .map(|si| count(&si.stats))
+        .sum()
 }
 
 /// Runs one forwarding session until `duration` elapses or `stop` is set.
@@ -214,6 +232,7 @@ pub fn run(c: &Config, registry: &Registry, stop: &AtomicBool) -> Result<RunRepo
             let ctx = stream_ctx(f, &pool, p as u16, t as u16, macs[t]);
             let stats = Arc::new(StreamStats::default());
             infos.push(StreamInfo {
+                rx_port: p,
                 tx_port: t,
                 stats: Arc::clone(&stats),
             });
@@ -286,12 +305,22 @@ pub fn run(c: &Config, registry: &Registry, stop: &AtomicBool) -> Result<RunRepo
     }
     let elapsed = started.elapsed();
     let port_stats: Vec<PortStats> = ports.iter().map(|p| p.port.stats()).collect();
+    let csum = f.mode == ForwardMode::Csum;
     let forward: Vec<FwdStats> = port_stats
         .iter()
         .enumerate()
         .map(|(i, s)| {
             let dropped = infos.iter().filter(|si| si.tx_port == i);
-            FwdStats::of_port(s, dropped.map(|si| si.stats.dropped.get()).sum())
+            let f = FwdStats::of_port(s, dropped.map(|si| si.stats.dropped.get()).sum());
+            // Counted on the rx port, and shown in csum mode only, as testpmd.
+            if csum {
+                f.with_csum((
+                    rx_sum(&infos, i, |s| s.bad_ip_csum.get()),
+                    rx_sum(&infos, i, |s| s.bad_l4_csum.get()),
+                ))
+            } else {
+                f
+            }
         })
         .collect();
     let ids: Vec<u16> = (0..nb_ports as u16).collect();

@@ -60,20 +60,39 @@ pub struct FwdStats {
     pub tx_packets: u64,
     /// Packets the tx queue refused, freed by the app.
     pub tx_dropped: u64,
+    /// Received with a bad IPv4 header checksum; only in csum mode, as testpmd.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bad_ip_csum: Option<u64>,
+    /// Received with a bad TCP/UDP checksum; only in csum mode, as testpmd.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bad_l4_csum: Option<u64>,
 }
 
 impl FwdStats {
-    /// A port's figures from its NIC statistics and the drops of the streams sending to it.
+    /// A port's figures from its NIC statistics and the drops of the streams sending to
+    /// it (no checksum counts: [`FwdStats::with_csum`] adds them in csum mode).
     pub fn of_port(s: &PortStats, tx_dropped: u64) -> Self {
         Self {
             rx_packets: s.ipackets,
             rx_dropped: s.imissed,
             tx_packets: s.opackets,
             tx_dropped,
+            bad_ip_csum: None,
+            bad_l4_csum: None,
         }
     }
 
-    /// Adds another port's figures (for the accumulated line).
+    /// These figures with the checksum counts csum mode shows (bad IP, bad L4).
+    pub fn with_csum(self, (ip, l4): (u64, u64)) -> Self {
+        Self {
+            bad_ip_csum: Some(ip),
+            bad_l4_csum: Some(l4),
+            ..self
+        }
+    }
+
+    /// Adds another port's packet figures (for the accumulated lines, which testpmd prints
+    /// without checksum counts).
     pub fn add(&mut self, o: &FwdStats) {
         self.rx_packets += o.rx_packets;
         self.rx_dropped += o.rx_dropped;
@@ -82,15 +101,27 @@ impl FwdStats {
     }
 
     fn lines(&self) -> String {
-        format!(
-            "  RX-packets: {:<14} RX-dropped: {:<14} RX-total: {}\n  TX-packets: {:<14} TX-dropped: {:<14} TX-total: {}\n",
+        let mut o = format!(
+            "  RX-packets: {:<14} RX-dropped: {:<14} RX-total: {}\n",
             self.rx_packets,
             self.rx_dropped,
-            self.rx_packets + self.rx_dropped,
+            self.rx_packets + self.rx_dropped
+        );
+        if let (Some(ip), Some(l4)) = (self.bad_ip_csum, self.bad_l4_csum) {
+            // testpmd's csum lines; vpmd parses no tunnels, so the outer counts are 0.
+            let _ = write!(
+                o,
+                "  Bad-ipcsum: {ip:<14} Bad-l4csum: {l4:<14} Bad-outer-l4csum: 0\n  Bad-outer-ipcsum: 0\n"
+            );
+        }
+        let _ = writeln!(
+            o,
+            "  TX-packets: {:<14} TX-dropped: {:<14} TX-total: {}",
             self.tx_packets,
             self.tx_dropped,
             self.tx_packets + self.tx_dropped
-        )
+        );
+        o
     }
 }
 

@@ -18,6 +18,10 @@ pub struct StreamStats {
     pub tx: Counter,
     /// Packets the tx queue did not take, freed (testpmd's `fwd_dropped`).
     pub dropped: Counter,
+    /// Received packets with a bad IPv4 header checksum (csum mode; `rx_bad_ip_csum`).
+    pub bad_ip_csum: Counter,
+    /// Received packets with a bad TCP/UDP checksum (csum mode; `rx_bad_l4_csum`).
+    pub bad_l4_csum: Counter,
 }
 
 /// An rx queue -> engine -> tx queue pipeline.
@@ -58,7 +62,7 @@ impl<E: Engine> Stream<E> {
     fn burst(&mut self) -> (usize, usize) {
         let n = if E::RECEIVES {
             let n = self.rx.rx_burst(&mut self.pkts, self.ctx.burst);
-            if n == 0 {
+            if n == 0 && !E::GENERATES {
                 return (0, 0);
             }
             self.stats.rx.add(n as u64);
@@ -66,8 +70,11 @@ impl<E: Engine> Stream<E> {
         } else {
             0
         };
-        self.engine.fwd(&mut self.pkts, &self.ctx);
-        (n, transmit(&mut self.tx, &mut self.pkts, &self.stats))
+        self.engine.fwd(&mut self.pkts, &self.ctx, &self.stats);
+        let offered = self.pkts.len();
+        let sent = transmit(&mut self.tx, &mut self.pkts, &self.stats);
+        self.engine.sent(offered, sent);
+        (n, sent)
     }
 }
 
@@ -89,7 +96,7 @@ impl Stream<TxOnly> {
     /// ports start empty, so io forwarding has nothing to move without it).
     pub fn send_one_burst(tx: &mut PortTx, ctx: &StreamCtx, stats: &StreamStats) {
         let mut pkts = Burst::with_capacity(ctx.burst);
-        TxOnly::new(ctx).fwd(&mut pkts, ctx);
+        TxOnly::new(ctx).fwd(&mut pkts, ctx, stats);
         transmit(tx, &mut pkts, stats);
     }
 }

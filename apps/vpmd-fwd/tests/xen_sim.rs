@@ -1,7 +1,7 @@
 //! vpmd-fwd forwarding between the vifs of two simulated guests (`net_vpmd_xen` over
 //! the sim): this process runs the sim host and both guests' netfronts, vpmd-fwd runs
 //! the backends and forwards port 0 <-> port 1 in io mode. Every byte is checked, both
-//! ways.
+//! ways. And a guest pinging the app, which answers in icmpecho mode.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -122,4 +122,106 @@ fn exchange(from: &mut Netfront, to: &mut Netfront, seed: u8) {
             assert!(&g.data == f);
         }
     }
+}
+
+/// The RFC 1071 checksum of `b` (0 over a header whose checksum is right).
+fn checksum(b: &[u8]) -> u16 {
+    let mut s: u32 = b
+        .chunks(2)
+        .map(|c| u32::from(c[0]) << 8 | u32::from(*c.get(1).unwrap_or(&0)))
+        .sum();
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    !(s as u16)
+}
+
+/// A guest resolves and pings the app: icmpecho on the guest's own vif (loop topology)
+/// answers its ARP request and its ICMP echo request.
+#[test]
+fn guest_pings_the_app_in_icmpecho_mode() {
+    let dir = Dir(std::env::temp_dir().join(format!("vpmd-fwd-ping-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&dir.0);
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let host = Host::start(&dir.0).unwrap();
+    let dom0 = SimPlatform::connect(host.paths(), DomId::DOM0).unwrap();
+    let mac = [0, 0x16, 0x3e, 0, 0, 5];
+    let spec = VifSpec {
+        backend: DomId::DOM0,
+        frontend: DomId(5),
+        devid: 0,
+        mac,
+    };
+    create_vif(dom0.store(), &spec).unwrap();
+    let mut g = guest(&host, 5);
+    let sim = dir.0.to_str().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_vpmd-fwd"))
+        .args([
+            "-l",
+            "0,1",
+            "--forward-mode",
+            "icmpecho",
+            "--stats-period",
+            "0",
+        ])
+        .args(["--port-topology", "loop", "--duration", "60"])
+        .args(["--vdev", &format!("net_vpmd_xen0,domid=5,sim={sim}")])
+        .env("VPMD_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("vpmd-fwd starts");
+    let _fwd = Fwd(child);
+    g.wait_connected(GUARD).unwrap();
+    let (me, app) = ([10, 0, 0, 5], [10, 0, 0, 1]);
+
+    // Who has 10.0.0.1?
+    let mut arp = [[0xff; 6], mac].concat();
+    arp.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
+    arp.extend([&mac[..], &me, &[0; 6], &app].concat());
+    arp.resize(60, 0);
+    g.send(0, &TxPacket::new(&arp)).unwrap();
+    let mut got = Vec::new();
+    g.recv(0, &mut got, 1, GUARD).unwrap();
+    let r = &got[0].data;
+    let app_mac = &r[6..12];
+    assert_eq!(&r[..6], &mac, "to the asker");
+    assert_ne!(app_mac, &[0; 6]);
+    assert_eq!(
+        &r[12..22],
+        &[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 2],
+        "a reply"
+    );
+    assert_eq!(&r[22..28], app_mac, "sender: the port");
+    assert_eq!(&r[28..32], &app);
+    assert_eq!(&r[32..38], &mac);
+    assert_eq!(&r[38..42], &me);
+
+    // Ping it.
+    let mut ping = [app_mac, &mac[..]].concat();
+    ping.extend_from_slice(&[0x08, 0x00]);
+    let mut ip = vec![0x45, 0, 0, 84, 0, 7, 0x40, 0, 64, 1, 0, 0];
+    ip.extend([me, app].concat());
+    let c = checksum(&ip);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    let mut icmp = vec![8, 0, 0, 0, 0x12, 0x34, 0, 1];
+    icmp.extend((0..56).map(|i| i as u8));
+    let c = checksum(&icmp);
+    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+    ping.extend(ip);
+    ping.extend(icmp);
+    g.send(0, &TxPacket::new(&ping)).unwrap();
+    let mut got = Vec::new();
+    g.recv(0, &mut got, 1, GUARD).unwrap();
+    let r = &got[0].data;
+    assert_eq!(r.len(), ping.len());
+    assert_eq!(&r[..12], &[&mac[..], app_mac].concat());
+    assert_eq!(&r[26..30], &app);
+    assert_eq!(&r[30..34], &me);
+    assert_eq!(checksum(&r[14..34]), 0, "IP header checksum");
+    assert_eq!(r[34], 0, "echo reply");
+    assert_eq!(checksum(&r[34..]), 0, "ICMP checksum");
+    assert_eq!(&r[38..], &ping[38..], "id, sequence and data echoed");
+    assert_eq!(g.rx_stats(0).errors, 0);
 }

@@ -3,6 +3,7 @@
 use vpmd_mempool::{Burst, Mbuf};
 
 use super::{Engine, StreamCtx};
+use crate::stream::StreamStats;
 
 /// The io engine.
 pub struct Io;
@@ -15,5 +16,5 @@ impl Engine for Io {
     }
 
     #[inline]
-    fn fwd(&mut self, _pkts: &mut Burst<Mbuf>, _ctx: &StreamCtx) {}
+    fn fwd(&mut self, _pkts: &mut Burst<Mbuf>, _ctx: &StreamCtx, _stats: &StreamStats) {}
 }

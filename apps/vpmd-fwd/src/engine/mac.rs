@@ -3,6 +3,7 @@
 use vpmd_mempool::{Burst, Mbuf};
 
 use super::{set_macs, Engine, StreamCtx};
+use crate::stream::StreamStats;
 
 /// The mac engine.
 pub struct Mac;
@@ -15,7 +16,7 @@ impl Engine for Mac {
     }
 
     #[inline]
-    fn fwd(&mut self, pkts: &mut Burst<Mbuf>, ctx: &StreamCtx) {
+    fn fwd(&mut self, pkts: &mut Burst<Mbuf>, ctx: &StreamCtx, _stats: &StreamStats) {
         set_macs(pkts, &ctx.peer_mac, &ctx.tx_mac);
     }
 }

@@ -3,6 +3,7 @@
 use vpmd_mempool::{Burst, Mbuf};
 
 use super::{Engine, StreamCtx};
+use crate::stream::StreamStats;
 
 /// The macswap engine.
 pub struct MacSwap;
@@ -15,7 +16,7 @@ impl Engine for MacSwap {
     }
 
     #[inline]
-    fn fwd(&mut self, pkts: &mut Burst<Mbuf>, _ctx: &StreamCtx) {
+    fn fwd(&mut self, pkts: &mut Burst<Mbuf>, _ctx: &StreamCtx, _stats: &StreamStats) {
         for m in pkts.as_mut_slice() {
             if let Some(d) = m.data_mut().filter(|d| d.len() >= 12) {
                 let (dst, src) = d[..12].split_at_mut(6);

@@ -5,12 +5,21 @@
 //!
 //! [`Stream`]: crate::stream::Stream
 
+mod csum;
+mod five_tuple_swap;
+mod flowgen;
+mod icmpecho;
+mod inet;
 mod io;
 mod mac;
 mod macswap;
 mod rxonly;
 mod txonly;
 
+pub use csum::Csum;
+pub use five_tuple_swap::FiveTupleSwap;
+pub use flowgen::FlowGen;
+pub use icmpecho::IcmpEcho;
 pub use io::Io;
 pub use mac::Mac;
 pub use macswap::MacSwap;
@@ -18,6 +27,8 @@ pub use rxonly::RxOnly;
 pub use txonly::TxOnly;
 
 use vpmd_mempool::{Burst, Mbuf, Mempool};
+
+use crate::stream::StreamStats;
 
 /// What an engine knows about the stream it runs on.
 #[derive(Debug, Clone)]
@@ -36,6 +47,10 @@ pub struct StreamCtx {
     pub txpkts: Vec<u16>,
     /// Packets per burst.
     pub burst: usize,
+    /// `--txonly-multi-flow`: txonly varies the IPv4 source per packet.
+    pub txonly_multi_flow: bool,
+    /// `--flowgen-flows`: destination addresses flowgen cycles through (at least 1).
+    pub flowgen_flows: u32,
 }
 
 /// One forwarding mode.
@@ -44,10 +59,18 @@ pub trait Engine: Send + 'static {
     const NAME: &'static str;
     /// Whether the stream polls its rx queue before calling [`Engine::fwd`].
     const RECEIVES: bool = true;
+    /// Whether [`Engine::fwd`] makes packets, so it runs even when nothing arrived.
+    const GENERATES: bool = false;
     /// Per-stream state.
     fn new(ctx: &StreamCtx) -> Self;
-    /// Processes `pkts` in place; what is left in it afterwards is transmitted.
-    fn fwd(&mut self, pkts: &mut Burst<Mbuf>, ctx: &StreamCtx);
+    /// Processes `pkts` in place; what is left in it afterwards is transmitted. Engines
+    /// count what they find (bad checksums) in `stats`, as testpmd's engines do in their
+    /// `fwd_stream`.
+    fn fwd(&mut self, pkts: &mut Burst<Mbuf>, ctx: &StreamCtx, stats: &StreamStats);
+    /// Told how many of the `offered` packets the tx queue took, so generators can back
+    /// out flow counters for the rest (testpmd does, so flows stay evenly spread).
+    #[inline]
+    fn sent(&mut self, _offered: usize, _sent: usize) {}
 }
 
 /// Writes `dst` and `src` into the Ethernet header of every writable packet.
@@ -57,5 +80,69 @@ fn set_macs(pkts: &mut Burst<Mbuf>, dst: &[u8; 6], src: &[u8; 6]) {
             d[..6].copy_from_slice(dst);
             d[6..12].copy_from_slice(src);
         }
+    }
+}
+
+/// Shared fixtures for the engines' unit tests.
+#[cfg(test)]
+pub(crate) mod tests {
+    use vpmd_mempool::{HugepagePolicy, Mbuf, Mempool, PoolConfig};
+
+    use super::StreamCtx;
+
+    /// A small pool of normal pages.
+    pub fn pool() -> Mempool {
+        let cfg = PoolConfig {
+            size: 2048,
+            cache_size: 0,
+            headroom: 128,
+            data_room: 2048,
+            hugepages: HugepagePolicy::Never,
+            debug: true,
+        };
+        Mempool::new("engine-test", &cfg).expect("test pool")
+    }
+
+    /// A stream context: port 0 -> port 1, MAC 02:..:aa, peer 02:..:01.
+    pub fn ctx(txpkts: &[u16]) -> StreamCtx {
+        StreamCtx {
+            rx_port: 0,
+            tx_port: 1,
+            tx_mac: [2, 0, 0, 0, 0, 0xaa],
+            peer_mac: [2, 0, 0, 0, 0, 1],
+            pool: pool(),
+            txpkts: txpkts.to_vec(),
+            burst: 32,
+            txonly_multi_flow: false,
+            flowgen_flows: 1024,
+        }
+    }
+
+    /// A one-segment packet holding `bytes`.
+    pub fn packet(pool: &Mempool, bytes: &[u8]) -> Mbuf {
+        let mut m = pool.alloc().expect("a free mbuf");
+        m.append(bytes.len() as u16)
+            .expect("fits one mbuf")
+            .copy_from_slice(bytes);
+        m
+    }
+
+    /// The RFC 1071 checksum the slow way, independent of `inet`.
+    pub fn naive(bytes: &[u8]) -> u16 {
+        let mut s: u32 = bytes
+            .chunks(2)
+            .map(|c| u32::from(c[0]) << 8 | u32::from(*c.get(1).unwrap_or(&0)))
+            .sum();
+        while s > 0xffff {
+            s = (s & 0xffff) + (s >> 16);
+        }
+        !(s as u16)
+    }
+
+    /// The whole packet's bytes, all segments.
+    pub fn frame(m: &Mbuf) -> Vec<u8> {
+        let mut v = vec![0xa5; m.pkt_len() as usize];
+        m.read_into(&mut v);
+        v
     }
 }

@@ -3,6 +3,7 @@
 use vpmd_mempool::{Burst, Mbuf};
 
 use super::{Engine, StreamCtx};
+use crate::stream::StreamStats;
 
 /// The rxonly engine.
 pub struct RxOnly;
@@ -15,7 +16,7 @@ impl Engine for RxOnly {
     }
 
     #[inline]
-    fn fwd(&mut self, pkts: &mut Burst<Mbuf>, _ctx: &StreamCtx) {
+    fn fwd(&mut self, pkts: &mut Burst<Mbuf>, _ctx: &StreamCtx, _stats: &StreamStats) {
         Mbuf::free_bulk(pkts);
     }
 }
