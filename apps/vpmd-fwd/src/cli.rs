@@ -10,6 +10,8 @@ use vpmd_config::{
     Config, ConfigError, CoreList, EthPeer, ForwardMode, HugepageMode, PortConfig, PortTopology,
 };
 
+use crate::demo::DemoKind;
+
 /// vpmd-fwd: forward packets between vpmd ports, the way dpdk-testpmd does.
 #[derive(Debug, Parser)]
 #[command(name = "vpmd-fwd", version, about, long_about = None)]
@@ -89,9 +91,19 @@ pub struct Cli {
     /// Hugepage use for the mbuf pool.
     #[arg(long, value_name = "auto|never|require")]
     pub hugepages: Option<HugepageMode>,
+    /// Run a built-in demo (alone, no other flags): xen-vhost, the default and what no
+    /// arguments run, or null. A demo with a QEMU guest (qemu) is not available yet.
+    #[arg(
+        long,
+        value_name = "KIND",
+        num_args = 0..=1,
+        default_missing_value = "xen-vhost",
+        exclusive = true
+    )]
+    pub demo: Option<DemoKind>,
 }
 
-/// True when the process was started with no arguments at all (the embedded demo).
+/// True when the process was started with no arguments at all (the default demo).
 pub fn no_arguments(args: &[String]) -> bool {
     args.len() <= 1
 }
@@ -163,22 +175,5 @@ impl Cli {
         };
         c.validate().map_err(|e| e.with_origin(origin))?;
         Ok(c)
-    }
-}
-
-/// The embedded default a new user sees with no arguments: two null ports, io
-/// forwarding on one core, statistics every second, five seconds.
-pub fn demo_config() -> Config {
-    let d = Config::default();
-    Config {
-        ports: ["net_vpmd_null0", "net_vpmd_null1"]
-            .map(|d| PortConfig { devargs: d.into() })
-            .into(),
-        stats: vpmd_config::StatsConfig {
-            period: 1,
-            ..d.stats
-        },
-        run: vpmd_config::RunConfig { duration: Some(5) },
-        ..d
     }
 }

@@ -1,5 +1,6 @@
-//! `vpmd-fwd`: see `vpmd-fwd --help`. With no arguments it runs a five-second demo on two
-//! null ports.
+//! `vpmd-fwd`: see `vpmd-fwd --help`. With no arguments (or `--demo`) it runs a
+//! five-second demo: a simulated Xen guest and a vhost-user guest forwarded through
+//! vpmd (`--demo null`: two null ports).
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -7,22 +8,38 @@ use std::sync::Arc;
 
 use clap::Parser;
 use vpmd_fwd::cli::{self, Cli};
+use vpmd_fwd::demo::DemoKind;
+
+/// What the command line asks for.
+enum Plan {
+    Demo(DemoKind),
+    Forward {
+        config: Box<vpmd_config::Config>,
+        interactive: bool,
+    },
+}
 
 fn main() -> ExitCode {
     vpmd_fwd::log::init();
     let args: Vec<String> = std::env::args().collect();
-    let mut interactive = false;
-    let config = if cli::no_arguments(&args) {
-        println!("vpmd-fwd: no arguments, running the demo (two null ports, io forwarding, 5 s)");
-        cli::demo_config()
+    let plan = if cli::no_arguments(&args) {
+        Plan::Demo(DemoKind::default())
     } else {
         let cli = Cli::parse_from(cli::strip_separator(args));
-        interactive = cli.interactive;
-        match cli.into_config() {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("vpmd-fwd: error: {e}");
-                return ExitCode::FAILURE;
+        match cli.demo {
+            Some(kind) => Plan::Demo(kind),
+            None => {
+                let interactive = cli.interactive;
+                match cli.into_config() {
+                    Ok(config) => Plan::Forward {
+                        config: Box::new(config),
+                        interactive,
+                    },
+                    Err(e) => {
+                        eprintln!("vpmd-fwd: error: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
             }
         }
     };
@@ -32,10 +49,13 @@ fn main() -> ExitCode {
         eprintln!("vpmd-fwd: warning: Ctrl-C handler not installed: {e}");
     }
     let registry = vpmd_fwd::drivers::registry();
-    let done = if interactive {
-        vpmd_fwd::prompt::run(config, &registry, &stop)
-    } else {
-        vpmd_fwd::run::run(&config, &registry, &stop).map(drop)
+    let done = match plan {
+        Plan::Demo(kind) => vpmd_fwd::demo::run(kind, &registry, &stop),
+        Plan::Forward {
+            config,
+            interactive: true,
+        } => vpmd_fwd::prompt::run(*config, &registry, &stop),
+        Plan::Forward { config, .. } => vpmd_fwd::run::run(&config, &registry, &stop).map(drop),
     };
     match done {
         Ok(()) => ExitCode::SUCCESS,

@@ -172,8 +172,8 @@ fn bad_config_file_names_the_file_and_key() {
 }
 
 #[test]
-fn no_arguments_runs_the_demo() {
-    let o = fwd(&[]);
+fn the_null_demo_still_runs() {
+    let o = fwd(&["--demo", "null"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("running the demo"), "{out}");
