@@ -29,6 +29,21 @@ impl Drop for Fwd {
     }
 }
 
+/// vpmd-fwd forwarding on CPU 1 until killed, with `args` after the common ones; its log
+/// on stderr.
+fn spawn_fwd(args: &[&str]) -> Fwd {
+    let child = Command::new(env!("CARGO_BIN_EXE_vpmd-fwd"))
+        .args(["-l", "0,1", "--stats-period", "0", "--duration", "60"])
+        .args(args)
+        .env("VPMD_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("vpmd-fwd starts");
+    Fwd(child)
+}
+
 /// The sim's directory, removed on drop: after the host, whose shutdown needs its
 /// sockets.
 struct Dir(PathBuf);
@@ -74,18 +89,14 @@ fn io_forwarding_between_two_guests_delivers_every_byte() {
     let mut a = guest(&host, 3);
     let mut b = guest(&host, 4);
     let sim = dir.0.to_str().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_vpmd-fwd"))
-        .args(["-l", "0,1", "--forward-mode", "io", "--stats-period", "0"])
-        .args(["--duration", "60"])
-        .args(["--vdev", &format!("net_vpmd_xen0,domid=3,sim={sim}")])
-        .args(["--vdev", &format!("net_vpmd_xen1,domid=4,sim={sim}")])
-        .env("VPMD_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("vpmd-fwd starts");
-    let _fwd = Fwd(child);
+    let _fwd = spawn_fwd(&[
+        "--forward-mode",
+        "io",
+        "--vdev",
+        &format!("net_vpmd_xen0,domid=3,sim={sim}"),
+        "--vdev",
+        &format!("net_vpmd_xen1,domid=4,sim={sim}"),
+    ]);
     a.wait_connected(GUARD).unwrap();
     b.wait_connected(GUARD).unwrap();
 
@@ -155,24 +166,14 @@ fn guest_pings_the_app_in_icmpecho_mode() {
     create_vif(dom0.store(), &spec).unwrap();
     let mut g = guest(&host, 5);
     let sim = dir.0.to_str().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_vpmd-fwd"))
-        .args([
-            "-l",
-            "0,1",
-            "--forward-mode",
-            "icmpecho",
-            "--stats-period",
-            "0",
-        ])
-        .args(["--port-topology", "loop", "--duration", "60"])
-        .args(["--vdev", &format!("net_vpmd_xen0,domid=5,sim={sim}")])
-        .env("VPMD_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("vpmd-fwd starts");
-    let _fwd = Fwd(child);
+    let _fwd = spawn_fwd(&[
+        "--forward-mode",
+        "icmpecho",
+        "--port-topology",
+        "loop",
+        "--vdev",
+        &format!("net_vpmd_xen0,domid=5,sim={sim}"),
+    ]);
     g.wait_connected(GUARD).unwrap();
     let (me, app) = ([10, 0, 0, 5], [10, 0, 0, 1]);
 
