@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod csum;
 pub mod dev;
 pub mod devargs;
 pub mod drivers;

@@ -6,7 +6,7 @@
 //!   rx buffers included.
 //! - [`hdr`]: the header as a value type; `offload` maps it to and from `RTE_MBUF_F_*`
 //!   flags (DPDK's compliant mode), with `proto` (the Ethernet/IP/L4 walk it needs) and
-//!   `csum` (software checksums where the guest cannot take an offload).
+//!   `vpmd_pmd::csum` (software checksums where the guest cannot take an offload).
 //!
 //! Both bursts are generic over [`vpmd_mempool::PktBuf`]/[`vpmd_mempool::PktPool`], so the
 //! same code serves vpmd's `Mbuf` and, in the DPDK plugin, `rte_mbuf`. Must never: panic on
@@ -15,7 +15,6 @@
 
 #![deny(unsafe_code)]
 
-mod csum;
 pub mod hdr;
 mod offload;
 mod proto;

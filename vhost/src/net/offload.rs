@@ -32,10 +32,10 @@
 //!   compute it.
 
 use vpmd_mempool::{ol_flags, PktBuf, TxOffload};
+use vpmd_pmd::csum::{self, Csum};
 
 use crate::virtio::{self, has};
 
-use super::csum::{self, Csum};
 use super::hdr::NetHdr;
 use super::proto::{self, IPPROTO_TCP, IPPROTO_UDP, IPV4_CSUM_OFF, TCP_CSUM_OFF, UDP_CSUM_OFF};
 

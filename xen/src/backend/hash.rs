@@ -234,15 +234,7 @@ fn headers<'a, B: PktBuf>(m: &'a B, buf: &'a mut [u8; HDR]) -> &'a [u8] {
     if d.len() >= HDR || m.next().is_none() {
         return &d[..d.len().min(HDR)];
     }
-    let mut n = 0;
-    for seg in std::iter::successors(Some(m), |b| b.next()) {
-        let take = seg.data().len().min(HDR - n);
-        buf[n..n + take].copy_from_slice(&seg.data()[..take]);
-        n += take;
-        if n == HDR {
-            break;
-        }
-    }
+    let n = vpmd_pmd::csum::gather(m, 0, buf);
     &buf[..n]
 }
 

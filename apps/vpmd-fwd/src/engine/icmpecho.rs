@@ -10,7 +10,7 @@
 use vpmd_mempool::{Burst, Mbuf};
 
 use super::inet::{
-    be16, l2, l3, set_ipv4_checksum, Sum, ETHERTYPE_ARP, ETHERTYPE_IPV4, IPPROTO_ICMP,
+    be16, l2, l3, set_ipv4_checksum, Csum, ETHERTYPE_ARP, ETHERTYPE_IPV4, IPPROTO_ICMP,
 };
 use super::{Engine, StreamCtx};
 use crate::stream::StreamStats;
@@ -78,7 +78,7 @@ fn echo_reply(d: &mut [u8], ip_off: usize, ty: u16) -> bool {
     }
     d[icmp] = ICMP_ECHO_REPLY;
     // RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), m the type/code word.
-    let mut s = Sum::default();
+    let mut s = Csum::default();
     s.word(!be16(d, icmp + 2).unwrap_or(0));
     s.word(!(u16::from(ICMP_ECHO_REQUEST) << 8));
     s.word(u16::from(ICMP_ECHO_REPLY) << 8);

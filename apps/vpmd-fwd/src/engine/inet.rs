@@ -1,10 +1,11 @@
-//! Header offsets and the Internet checksum (RFC 1071) for the engines that look past
-//! Ethernet: 5tswap, csum, icmpecho, flowgen and txonly.
+//! Header offsets and checksums (over [`vpmd_pmd::csum`], RFC 1071) for the engines that
+//! look past Ethernet: 5tswap, csum, icmpecho, flowgen and txonly.
 //!
 //! Works on the bytes of a frame's first segment. Every function checks lengths first and
 //! answers `None` on a short or malformed frame; none panics on packet contents.
 
 use vpmd_mempool::Mbuf;
+pub use vpmd_pmd::csum::{sum, Csum};
 
 /// Ethernet header length.
 pub const ETH_LEN: usize = 14;
@@ -153,83 +154,6 @@ pub fn l3(d: &[u8], off: usize, ty: u16) -> Option<L3> {
     }
 }
 
-/// A running one's-complement sum of big-endian 16-bit words, fed in pieces that may
-/// split a word (segment boundaries).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Sum {
-    acc: u64,
-    odd: bool,
-}
-
-impl Sum {
-    /// Adds `b`, continuing a word left half-done by the previous piece.
-    #[inline]
-    pub fn add(&mut self, mut b: &[u8]) {
-        if self.odd {
-            if let Some((&lo, rest)) = b.split_first() {
-                self.acc += u64::from(lo);
-                self.odd = false;
-                b = rest;
-            }
-        }
-        let mut words = b.chunks_exact(2);
-        for w in &mut words {
-            self.acc += u64::from(u16::from_be_bytes([w[0], w[1]]));
-        }
-        if let [hi] = words.remainder() {
-            self.acc += u64::from(*hi) << 8;
-            self.odd = true;
-        }
-    }
-
-    /// Adds one 16-bit word.
-    #[inline]
-    pub fn word(&mut self, w: u16) {
-        self.acc += u64::from(w);
-    }
-
-    /// Takes out a word that was added at an even offset (a checksum field summed with
-    /// its header), so the rest can be checked or filled.
-    #[inline]
-    pub fn without(mut self, w: u16) -> Self {
-        self.acc -= u64::from(w);
-        self
-    }
-
-    /// The folded 16-bit sum.
-    #[inline]
-    pub fn fold(self) -> u16 {
-        let mut s = self.acc;
-        while s > 0xffff {
-            s = (s & 0xffff) + (s >> 16);
-        }
-        s as u16
-    }
-
-    /// The checksum to store: the complement of the folded sum.
-    #[inline]
-    pub fn checksum(self) -> u16 {
-        !self.fold()
-    }
-
-    /// Whether `field` is the right checksum for this sum (taken without the field);
-    /// 0 and 0xffff are the same value in one's complement.
-    #[inline]
-    pub fn verifies(self, field: u16) -> bool {
-        let mut s = self;
-        s.word(field);
-        s.fold() == 0xffff
-    }
-}
-
-/// The sum of `bytes` (no partial word left over matters for whole headers).
-#[inline]
-pub fn sum(bytes: &[u8]) -> Sum {
-    let mut s = Sum::default();
-    s.add(bytes);
-    s
-}
-
 /// The IPv4 header checksum of `hdr` (whose checksum field is included and ignored).
 #[inline]
 pub fn ipv4_checksum(hdr: &[u8]) -> u16 {
@@ -245,7 +169,7 @@ pub fn set_ipv4_checksum(hdr: &mut [u8]) {
 
 /// The TCP/UDP pseudo-header sum for the IP header `ip` and `l4_len` bytes of L4 data.
 #[inline]
-pub fn pseudo(ip: &[u8], l3: &L3, l4_len: usize) -> Sum {
+pub fn pseudo(ip: &[u8], l3: &L3, l4_len: usize) -> Csum {
     let mut s = if l3.v6 {
         sum(&ip[8..40])
     } else {
@@ -259,40 +183,18 @@ pub fn pseudo(ip: &[u8], l3: &L3, l4_len: usize) -> Sum {
 
 /// `s` plus `len` bytes of `m` from `off` on, across segments; `None` if the packet is
 /// shorter.
-pub fn packet_sum(m: &Mbuf, mut off: usize, len: usize, mut s: Sum) -> Option<Sum> {
-    let mut left = len;
-    for seg in m.segments() {
-        if left == 0 {
-            break;
-        }
-        let d = seg.data();
-        if off >= d.len() {
-            off -= d.len();
-            continue;
-        }
-        let take = (d.len() - off).min(left);
-        s.add(&d[off..off + take]);
-        left -= take;
-        off = 0;
+pub fn packet_sum(m: &Mbuf, off: usize, len: usize, mut s: Csum) -> Option<Csum> {
+    let end = off.checked_add(len)?;
+    if (m.pkt_len() as usize) < end {
+        return None;
     }
-    (left == 0).then_some(s)
+    s.add_packet(m, off as u32, end as u32);
+    Some(s)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// RFC 1071 section 3's example words.
-    #[test]
-    fn sum_of_rfc1071_example() {
-        let b = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
-        assert_eq!(sum(&b).fold(), 0xddf2);
-        // Split at an odd offset, as across segments.
-        let mut s = Sum::default();
-        s.add(&b[..3]);
-        s.add(&b[3..]);
-        assert_eq!(s.fold(), 0xddf2);
-    }
 
     #[test]
     fn ipv4_header_of_a_known_packet() {
