@@ -129,7 +129,7 @@ impl Guest {
 
     /// Ends the run now: SIGTERM makes the script stop QEMU, remove what it made and
     /// print its verdict (FAIL, `reason=stopped`, unless the guest had finished); after
-    /// [`STOP_GRACE`] it is killed.
+    /// 10 s it is killed.
     pub fn stop(&mut self) -> io::Result<Finished> {
         if let Some(done) = self.try_finish()? {
             return Ok(done);

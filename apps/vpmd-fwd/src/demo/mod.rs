@@ -13,8 +13,8 @@
 //! `qemu` puts a real Linux guest on port 1 instead: QEMU (KVM, or TCG where KVM cannot
 //! boot it) with virtio-net-pci on port 1's vhost-user socket, booted by the project's
 //! QEMU harness, pings the Xen guest, which answers as icmpecho does; the guest's ping
-//! verdict is the demo's exit status (see [`qemu`]). Without QEMU or the guest's kernel
-//! and busybox it says what is missing: `./setup.sh` installs them.
+//! verdict is the demo's exit status (see `demo/qemu.rs`). Without QEMU or the guest's
+//! kernel and busybox it says what is missing: `./setup.sh` installs them.
 //!
 //! `null` is the first demo: two null ports, no guests.
 
