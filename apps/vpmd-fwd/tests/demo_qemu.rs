@@ -49,7 +49,7 @@ fn qemu_guest_pings_the_xen_guest_through_vpmd() {
         .find(|l| l.contains("VPMD-RESULT ping "))
         .unwrap_or_else(|| panic!("no ping result:\n{out}"));
     assert!(
-        ping.contains("PASS") && ping.contains("received=5") && ping.contains("loss=0%"),
+        ping.contains("PASS") && ping.contains("received=10") && ping.contains("loss=0%"),
         "{ping}"
     );
     assert!(out.contains("frames: port 0 (Xen guest)"), "{out}");
