@@ -92,7 +92,8 @@ pub struct Cli {
     #[arg(long, value_name = "auto|never|require")]
     pub hugepages: Option<HugepageMode>,
     /// Run a built-in demo (alone, no other flags): xen-vhost, the default and what no
-    /// arguments run, or null. A demo with a QEMU guest (qemu) is not available yet.
+    /// arguments run; qemu, a QEMU Linux guest pinging the Xen guest (./setup.sh installs
+    /// QEMU); or null.
     #[arg(
         long,
         value_name = "KIND",

@@ -1,6 +1,7 @@
 //! `vpmd-fwd`: see `vpmd-fwd --help`. With no arguments (or `--demo`) it runs a
 //! five-second demo: a simulated Xen guest and a vhost-user guest forwarded through
-//! vpmd (`--demo null`: two null ports).
+//! vpmd (`--demo qemu`: a QEMU Linux guest pings the Xen guest; `--demo null`: two null
+//! ports).
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};

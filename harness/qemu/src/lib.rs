@@ -1,4 +1,5 @@
-//! Runs the QEMU two-guest scenario, `harness/qemu/two-guests.sh`, from cargo tests.
+//! Runs the QEMU guest harness (`harness/qemu/`) from Rust: the two-guest scenario,
+//! `two-guests.sh`, from cargo tests, and one guest, `run-guest.sh`, beside a backend.
 //!
 //! The script starts a vhost-user switch (a command owning two server sockets,
 //! `SOCK0` and `SOCK1`), boots two Linux guests on them, pings and bulk-transfers
@@ -20,6 +21,13 @@
 //! Testing vpmd's own vhost-user PMD is the same call with another switch, e.g.
 //! `format!("{} -l 0,1 --vdev net_vpmd_vhost0,iface=SOCK0 --vdev net_vpmd_vhost1,iface=SOCK1",
 //! env!("CARGO_BIN_EXE_vpmd-fwd"))`.
+//!
+//! [`RunGuest`] boots one guest (`run-guest.sh`) in the background beside a backend the
+//! caller runs itself, as `vpmd-fwd --demo qemu` does.
+
+mod guest;
+
+pub use guest::{detect_accel, run_guest_script, Finished, Guest, RunGuest, Verdict};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -184,36 +192,58 @@ pub struct Summary {
 impl Summary {
     /// The last `QEMU-TWO-GUESTS PASS|FAIL key=value...` line of `output`.
     pub fn parse(output: &str) -> Option<Self> {
+        let t = Tagged::last(output, "QEMU-TWO-GUESTS")?;
+        Some(Self {
+            pass: t.pass,
+            accel: t.get("accel").unwrap_or("unknown").to_owned(),
+            ping_loss_pct: t.num("ping_loss", "%"),
+            rtt_avg_ms: t.num("rtt_avg", "ms"),
+            bulk_bytes: t.num("bulk_bytes", ""),
+            bulk_kbps: t.num("bulk_kbps", ""),
+            secs: t.num("secs", "s"),
+            reason: t.get("reason").map(str::to_owned),
+            line: t.line.to_owned(),
+        })
+    }
+}
+
+/// A verdict line of the scripts: `TAG PASS|FAIL key=value...`.
+struct Tagged<'a> {
+    line: &'a str,
+    pass: bool,
+    fields: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> Tagged<'a> {
+    /// The last line of `output` tagged `tag`.
+    fn last(output: &'a str, tag: &str) -> Option<Self> {
         let line = output
             .lines()
             .rev()
-            .find(|l| l.starts_with("QEMU-TWO-GUESTS "))?;
+            .find(|l| l.strip_prefix(tag).is_some_and(|r| r.starts_with(' ')))?;
         let mut words = line.split_whitespace().skip(1);
         let pass = match words.next()? {
             "PASS" => true,
             "FAIL" => false,
             _ => return None,
         };
-        let fields: Vec<(&str, &str)> = words.filter_map(|w| w.split_once('=')).collect();
-        let get = |k: &str| {
-            fields
-                .iter()
-                .find(|(key, _)| *key == k)
-                .map(|(_, v)| *v)
-                .filter(|v| *v != "-" && !v.is_empty())
-        };
-        let num = |k: &str, unit: &str| get(k).and_then(|v| v.trim_end_matches(unit).parse().ok());
-        Some(Self {
-            pass,
-            accel: get("accel").unwrap_or("unknown").to_owned(),
-            ping_loss_pct: num("ping_loss", "%"),
-            rtt_avg_ms: num("rtt_avg", "ms"),
-            bulk_bytes: get("bulk_bytes").and_then(|v| v.parse().ok()),
-            bulk_kbps: get("bulk_kbps").and_then(|v| v.parse().ok()),
-            secs: num("secs", "s"),
-            reason: get("reason").map(str::to_owned),
-            line: line.to_owned(),
-        })
+        let fields = words.filter_map(|w| w.split_once('=')).collect();
+        Some(Self { line, pass, fields })
+    }
+
+    /// Field `k`; `None` when absent, empty or `-` (not measured).
+    fn get(&self, k: &str) -> Option<&'a str> {
+        self.fields
+            .iter()
+            .find(|(key, _)| *key == k)
+            .map(|(_, v)| *v)
+            .filter(|v| *v != "-" && !v.is_empty())
+    }
+
+    /// Field `k` as a number, `unit` (e.g. `ms`) stripped.
+    fn num<T: std::str::FromStr>(&self, k: &str, unit: &str) -> Option<T> {
+        self.get(k)
+            .and_then(|v| v.strip_suffix(unit).unwrap_or(v).parse().ok())
     }
 }
 

@@ -86,16 +86,20 @@ fn echo_reply(d: &mut [u8], ip_off: usize, ty: u16) -> bool {
     true
 }
 
-/// Makes `m` its reply; false if it gets none (and is to be dropped).
-fn reply(m: &mut Mbuf, mac: &[u8; 6]) -> bool {
-    let Some(d) = m.data_mut() else {
-        return false;
-    };
-    match l2(d) {
-        Some((off, ETHERTYPE_ARP)) => arp_reply(d, off, mac),
-        Some((off, ty)) => echo_reply(d, off, ty),
+/// Turns `frame`, an ARP request (for any address) or an ICMP echo request, into its
+/// reply in place, answering ARP as `mac`; false if it is neither. The engine's whole
+/// logic on one frame, also what the `qemu` demo's simulated Xen guest answers pings with.
+pub fn answer_ping(frame: &mut [u8], mac: &[u8; 6]) -> bool {
+    match l2(frame) {
+        Some((off, ETHERTYPE_ARP)) => arp_reply(frame, off, mac),
+        Some((off, ty)) => echo_reply(frame, off, ty),
         None => false,
     }
+}
+
+/// Makes `m` its reply; false if it gets none (and is to be dropped).
+fn reply(m: &mut Mbuf, mac: &[u8; 6]) -> bool {
+    m.data_mut().is_some_and(|d| answer_ping(d, mac))
 }
 
 impl Engine for IcmpEcho {

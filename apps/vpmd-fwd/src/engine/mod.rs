@@ -19,7 +19,7 @@ mod txonly;
 pub use csum::Csum;
 pub use five_tuple_swap::FiveTupleSwap;
 pub use flowgen::FlowGen;
-pub use icmpecho::IcmpEcho;
+pub use icmpecho::{answer_ping, IcmpEcho};
 pub use io::Io;
 pub use mac::Mac;
 pub use macswap::MacSwap;
