@@ -13,6 +13,7 @@ pub mod dev;
 pub mod devargs;
 pub mod drivers;
 pub mod error;
+pub mod inet;
 pub mod offload;
 pub mod port;
 pub mod queue;

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use vpmd_mempool::PktBuf;
+use vpmd_pmd::inet::{be16, l3, ETH_HLEN, IPPROTO_TCP};
 
 use super::toeplitz::{self, MAX_KEY_SIZE};
 use crate::wire::defs::*;
@@ -242,38 +243,30 @@ fn headers<'a, B: PktBuf>(m: &'a B, buf: &'a mut [u8; HDR]) -> &'a [u8] {
 /// frame, per the enabled `flags`: addresses and TCP ports when the TCP type is on and
 /// the frame is unfragmented TCP, else addresses when the address type is on.
 fn tuple(h: &[u8], flags: u32) -> Option<(u8, [u8; 36], usize)> {
-    const TCP: u8 = 6;
-    let l3 = h.get(14..)?;
+    // Untagged frames only, and no walk through IPv6 extension headers.
+    let ip = l3(h, ETH_HLEN, be16(h, ETH_HLEN - 2)?)?;
+    let fixed = &h[ip.off..ip.off + ip.len];
+    let ports = h.get(ip.off + ip.len..ip.off + ip.len + 4);
     let mut t = [0u8; 36];
-    match h.get(12..14)? {
-        [0x08, 0x00] => {
-            let ihl = usize::from(l3.first()? & 0xf) * 4;
-            let fixed = l3.get(..20)?;
-            if ihl < 20 {
-                return None;
+    let tcp = ip.proto == IPPROTO_TCP && ip.frag == 0;
+    if ip.v6 {
+        t[..32].copy_from_slice(&fixed[8..40]);
+        match ports {
+            Some(p) if tcp && flags & XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP != 0 => {
+                t[32..36].copy_from_slice(p);
+                Some((3, t, 36))
             }
-            t[..8].copy_from_slice(&fixed[12..20]);
-            let fragment = u16::from_be_bytes([fixed[6], fixed[7]]) & 0x3fff != 0;
-            if fixed[9] == TCP && !fragment && flags & XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP != 0 {
-                if let Some(ports) = l3.get(ihl..ihl + 4) {
-                    t[8..12].copy_from_slice(ports);
-                    return Some((1, t, 12));
-                }
-            }
-            (flags & XEN_NETIF_CTRL_HASH_TYPE_IPV4 != 0).then_some((0, t, 8))
+            _ => (flags & XEN_NETIF_CTRL_HASH_TYPE_IPV6 != 0).then_some((2, t, 32)),
         }
-        [0x86, 0xdd] => {
-            let fixed = l3.get(..40)?;
-            t[..32].copy_from_slice(&fixed[8..40]);
-            if fixed[6] == TCP && flags & XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP != 0 {
-                if let Some(ports) = l3.get(40..44) {
-                    t[32..36].copy_from_slice(ports);
-                    return Some((3, t, 36));
-                }
+    } else {
+        t[..8].copy_from_slice(&fixed[12..20]);
+        match ports {
+            Some(p) if tcp && flags & XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP != 0 => {
+                t[8..12].copy_from_slice(p);
+                Some((1, t, 12))
             }
-            (flags & XEN_NETIF_CTRL_HASH_TYPE_IPV6 != 0).then_some((2, t, 32))
+            _ => (flags & XEN_NETIF_CTRL_HASH_TYPE_IPV4 != 0).then_some((0, t, 8)),
         }
-        _ => None,
     }
 }
 

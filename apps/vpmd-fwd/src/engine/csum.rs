@@ -14,7 +14,7 @@
 use vpmd_mempool::{ol_flags, Burst, Mbuf, TxOffload};
 
 use super::inet::{
-    be16, l2, l3, packet_sum, pseudo, sum, IPPROTO_TCP, IPPROTO_UDP, TCP_LEN, UDP_LEN,
+    be16, l2, l3, packet_sum, pseudo, sum, IPPROTO_TCP, IPPROTO_UDP, TCP_HLEN, UDP_HLEN,
 };
 use super::{set_macs, Engine, StreamCtx};
 use crate::stream::StreamStats;
@@ -66,8 +66,8 @@ fn process(m: &mut Mbuf) -> (bool, bool) {
     // checksum covers the whole datagram, which no one fragment holds: left alone.
     let field = match ip.proto {
         _ if ip.frag != 0 => None,
-        IPPROTO_UDP if d.len() >= l4 + UDP_LEN => Some(l4 + 6),
-        IPPROTO_TCP if d.len() >= l4 + TCP_LEN => Some(l4 + 16),
+        IPPROTO_UDP if d.len() >= l4 + UDP_HLEN => Some(l4 + 6),
+        IPPROTO_TCP if d.len() >= l4 + TCP_HLEN => Some(l4 + 16),
         _ => None,
     };
     let mut bad_l4 = l4_verdict == Some(true);
@@ -76,7 +76,10 @@ fn process(m: &mut Mbuf) -> (bool, bool) {
         let old = be16(d, f).unwrap_or(0);
         let udp_unchecked = ip.proto == IPPROTO_UDP && !ip.v6 && old == 0;
         if !udp_unchecked {
-            if let Some(s) = packet_sum(m, l4, ip.payload, pseudo(hdr, &ip, ip.payload)) {
+            let sum = ip
+                .payload()
+                .and_then(|n| packet_sum(m, l4, n, pseudo(hdr, &ip, n)));
+            if let Some(s) = sum {
                 let s = s.without(old);
                 bad_l4 = l4_verdict.unwrap_or_else(|| !s.verifies(old));
                 // A computed 0 is sent as 0xffff: 0 would mean "no checksum" for UDP.
@@ -93,7 +96,7 @@ fn process(m: &mut Mbuf) -> (bool, bool) {
     let l3_len = ip.len as u16;
     let l4_len = match ip.proto {
         IPPROTO_TCP => d.get(l4 + 12).map_or(0, |o| (o >> 4) * 4),
-        IPPROTO_UDP => UDP_LEN as u8,
+        IPPROTO_UDP => UDP_HLEN as u8,
         _ => 0,
     };
     let flags = if ip.v6 {

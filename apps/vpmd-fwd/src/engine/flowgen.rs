@@ -8,7 +8,7 @@
 
 use vpmd_mempool::{Burst, Mbuf};
 
-use super::inet::{set_ipv4_checksum, udp4_header, Udp4Flow, ETH_LEN, IPV4_LEN, UDP4_HDR_LEN};
+use super::inet::{set_ipv4_checksum, udp4_header, Udp4Flow, ETH_HLEN, IPV4_HLEN, UDP4_HDR_LEN};
 use super::{Engine, StreamCtx};
 use crate::stream::StreamStats;
 
@@ -59,7 +59,7 @@ impl Engine for FlowGen {
             };
             d[..UDP4_HDR_LEN].copy_from_slice(&self.hdr);
             let dst = u32::from_be_bytes(DST_BASE).wrapping_add(self.next_flow);
-            let ip = &mut d[ETH_LEN..ETH_LEN + IPV4_LEN];
+            let ip = &mut d[ETH_HLEN..ETH_HLEN + IPV4_HLEN];
             ip[16..20].copy_from_slice(&dst.to_be_bytes());
             set_ipv4_checksum(ip);
             self.next_flow += 1;

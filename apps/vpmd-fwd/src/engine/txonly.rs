@@ -9,7 +9,7 @@
 
 use vpmd_mempool::{lcore, Burst, Mbuf};
 
-use super::inet::{set_ipv4_checksum, udp4_header, Udp4Flow, ETH_LEN, IPV4_LEN, UDP4_HDR_LEN};
+use super::inet::{set_ipv4_checksum, udp4_header, Udp4Flow, ETH_HLEN, IPV4_HLEN, UDP4_HDR_LEN};
 use super::{Engine, StreamCtx};
 use crate::stream::StreamStats;
 
@@ -33,7 +33,7 @@ impl TxOnly {
             let src =
                 (u32::from_be_bytes(DST_IP) | u32::from(self.ip_var) << 8).wrapping_add(lcore);
             self.ip_var = self.ip_var.wrapping_add(1);
-            let ip = &mut d[ETH_LEN..ETH_LEN + IPV4_LEN];
+            let ip = &mut d[ETH_HLEN..ETH_HLEN + IPV4_HLEN];
             ip[12..16].copy_from_slice(&src.to_be_bytes());
             set_ipv4_checksum(ip);
         }
