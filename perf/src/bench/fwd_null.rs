@@ -12,15 +12,15 @@ use anyhow::{Context, Result};
 use crate::harness::alternate;
 use crate::report::{Better, Figure};
 use crate::testpmd::{
-    cleanup, cycles_per_packet, hugepages_free, median_mpps, run_for, testpmd_null_io, vpmd_fwd,
-    ANCHOR_HUGEPAGES,
+    cleanup, cycles_per_packet, hugepages_free, median_mpps, run_sampled, testpmd_null, vpmd_fwd,
+    Pps, ANCHOR_HUGEPAGES,
 };
 
 /// One run's figures: Mpps per port and cycles per packet.
 type Sample = (f64, f64);
 
 fn sample(output: &str, who: &str) -> Result<Sample> {
-    let mpps = median_mpps(output, 2).with_context(|| who.to_string())?;
+    let mpps = median_mpps(output, Pps::Rx, 2).with_context(|| who.to_string())?;
     let cpp = cycles_per_packet(output)
         .with_context(|| format!("{who}: no cycles/packet line in:\n{output}"))?;
     Ok((mpps, cpp))
@@ -43,22 +43,24 @@ fn ours(bin: &Path, secs: u64, huge: bool) -> Result<Sample> {
         if huge { "auto" } else { "never" },
     ]);
     c.env("VPMD_LOG", "warn");
-    sample(&run_for(c, secs)?, "vpmd-fwd")
+    sample(&run_sampled(c, secs)?, "vpmd-fwd")
 }
 
 fn anchor(secs: u64, huge: bool) -> Result<Sample> {
-    let out = run_for(testpmd_null_io(huge), secs);
+    let mut c = testpmd_null(huge);
+    c.args(["--forward-mode=io", "--nb-cores=1", "--stats-period=1"]);
+    let out = run_sampled(c, secs);
     cleanup();
     sample(&out?, "dpdk-testpmd")
 }
 
-/// Runs `pairs` alternations of `secs` seconds each.
+/// Runs `pairs` alternations of `secs` seconds measured each.
 pub fn run(pairs: usize, secs: u64) -> Result<Vec<Figure>> {
     let bin = vpmd_fwd()?;
     // Both sides use the same kind of memory: hugepages make DPDK about twice as fast.
     let huge = hugepages_free() >= ANCHOR_HUGEPAGES;
     println!(
-        "fwd-null: io forwarding, 2 null ports, main lcore cpu 0, forwarding lcore cpu 1, {secs} s per run, {}",
+        "fwd-null: io forwarding, 2 null ports, main lcore cpu 0, forwarding lcore cpu 1, {secs} s measured per run, {}",
         if huge { "hugepages" } else { "no hugepages (fewer than 320 free): both on normal pages" }
     );
     let mut cycles = (Vec::new(), Vec::new());
