@@ -16,7 +16,7 @@ cargo build --workspace --release --bins
 bench=target/release/vpmd-bench
 "$bench" --pairs 1 ring --items 2000000
 "$bench" --pairs 1 mempool --ms 100
-"$bench" --pairs 1 fwd-null --secs 3
+"$bench" --pairs 1 fwd-modes --secs 1
 "$bench" --pairs 1 vhost-vs-dpdk --secs 4
 "$bench" --pairs 1 vhost-latency --secs 1 --rates 0.1
 "$bench" --pairs 1 xen --secs 1 --sizes 64

@@ -47,11 +47,22 @@ enum Cmd {
         #[arg(long, default_value = "target/ring-burst.png")]
         plot: PathBuf,
     },
-    /// vpmd-fwd vs dpdk-testpmd, io forwarding between two null ports.
-    FwdNull {
-        /// Seconds per run.
-        #[arg(long, default_value_t = 5)]
+    /// vpmd-fwd vs dpdk-testpmd, each forwarding mode on two null ports.
+    FwdModes {
+        /// Modes, comma-separated: io, mac, macswap, rxonly, txonly, 5tswap, csum, flowgen,
+        /// icmpecho.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "io,mac,macswap,rxonly,txonly"
+        )]
+        modes: Vec<bench::fwd_modes::Mode>,
+        /// Seconds measured per run (after the first stats sample).
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=3600))]
         secs: u64,
+        /// Packets per burst, for both apps.
+        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=512))]
+        burst: u32,
     },
     /// vpmd's vhost PMD vs DPDK net_vhost, same virtio_user peer, three directions.
     VhostVsDpdk {
@@ -118,7 +129,9 @@ fn main() -> ExitCode {
     let figures = match cli.cmd {
         Cmd::Mempool { ms } => bench::mempool::run(cli.pairs, Duration::from_millis(ms)),
         Cmd::Ring { items, sweep, plot } => bench::ring::run(cli.pairs, items, sweep, &plot),
-        Cmd::FwdNull { secs } => bench::fwd_null::run(cli.pairs, secs),
+        Cmd::FwdModes { modes, secs, burst } => {
+            bench::fwd_modes::run(cli.pairs, &modes, bench::fwd_modes::Opts { secs, burst })
+        }
         Cmd::VhostVsDpdk {
             secs,
             pkt_len,

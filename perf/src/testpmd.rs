@@ -2,20 +2,40 @@
 //! blocks: dpdk-testpmd (the anchor) and vpmd-fwd print the same layout, so one parser
 //! serves both.
 
-use std::io::Read;
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
 use crate::harness::median;
 
-/// The `Rx-pps` samples of `port` (0-based) out of `nb_ports` in a stats stream.
-pub fn rx_pps(output: &str, port: usize, nb_ports: usize) -> Vec<f64> {
+/// Which throughput line of a `show port stats` block a figure comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pps {
+    /// `Rx-pps`: what a port received.
+    Rx,
+    /// `Tx-pps`: what a port sent.
+    Tx,
+}
+
+impl Pps {
+    /// The label as both apps print it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Pps::Rx => "Rx-pps",
+            Pps::Tx => "Tx-pps",
+        }
+    }
+}
+
+/// The `rate` samples of `port` (0-based) out of `nb_ports` in a stats stream.
+pub fn pps(output: &str, rate: Pps, port: usize, nb_ports: usize) -> Vec<f64> {
     output
         .lines()
-        .filter_map(|l| l.trim_start().strip_prefix("Rx-pps:"))
+        .filter_map(|l| l.trim_start().strip_prefix(rate.label())?.strip_prefix(':'))
         .filter_map(|rest| rest.split_whitespace().next()?.parse::<f64>().ok())
         .skip(port)
         .step_by(nb_ports)
@@ -46,18 +66,21 @@ pub fn busy_percent(output: &str) -> Option<f64> {
     })
 }
 
-/// Median Mpps of port 0 over the samples after the first (warm-up) one.
-pub fn median_mpps(output: &str, nb_ports: usize) -> Result<f64> {
-    let s = rx_pps(output, 0, nb_ports);
+/// Median Mpps (`rate`) of port 0 over the samples after the first (warm-up) one.
+pub fn median_mpps(output: &str, rate: Pps, nb_ports: usize) -> Result<f64> {
+    let s = pps(output, rate, 0, nb_ports);
     if s.len() < 2 {
-        bail!("fewer than two Rx-pps samples in the output:\n{output}");
+        bail!(
+            "fewer than two {} samples in the output:\n{output}",
+            rate.label()
+        );
     }
     Ok(median(&s[1..]) / 1e6)
 }
 
 /// Median Mpps of port 0 while traffic flowed (see [`active_median`]).
 pub fn active_median_mpps(output: &str, nb_ports: usize) -> Result<f64> {
-    let s = rx_pps(output, 0, nb_ports);
+    let s = pps(output, Pps::Rx, 0, nb_ports);
     match active_median(&s) {
         Some(m) => Ok(m / 1e6),
         None => bail!("no traffic samples in the output:\n{output}"),
@@ -79,10 +102,12 @@ pub fn active_median(s: &[f64]) -> Option<f64> {
     Some(median(&active))
 }
 
-/// A forwarding app running in the background, its stdout collected by a thread.
+/// A forwarding app running in the background, its stdout collected by a thread into a
+/// buffer that can be watched while it runs.
 pub struct Running {
     child: Child,
-    out: std::thread::JoinHandle<String>,
+    reader: std::thread::JoinHandle<()>,
+    out: Arc<Mutex<String>>,
     prog: String,
 }
 
@@ -95,23 +120,52 @@ pub fn spawn(mut cmd: Command) -> Result<Running> {
         .stderr(Stdio::null())
         .spawn()
         .with_context(|| format!("starting {prog}"))?;
-    let mut pipe = child.stdout.take().context("stdout")?;
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = pipe.read_to_string(&mut s);
-        s
+    let mut pipe = BufReader::new(child.stdout.take().context("stdout")?);
+    let out = Arc::new(Mutex::new(String::new()));
+    let sink = Arc::clone(&out);
+    let reader = std::thread::spawn(move || {
+        let mut line = Vec::new();
+        while matches!(pipe.read_until(b'\n', &mut line), Ok(n) if n > 0) {
+            if let Ok(mut s) = sink.lock() {
+                s.push_str(&String::from_utf8_lossy(&line));
+            }
+            line.clear();
+        }
     });
-    Ok(Running { child, out, prog })
+    Ok(Running {
+        child,
+        reader,
+        out,
+        prog,
+    })
 }
 
 impl Running {
+    /// Waits up to `timeout` until the output so far contains `marker`.
+    pub fn wait_for(&mut self, marker: &str, timeout: Duration) -> Result<()> {
+        let start = Instant::now();
+        loop {
+            if self.out.lock().is_ok_and(|s| s.contains(marker)) {
+                return Ok(());
+            }
+            if let Some(status) = self.child.try_wait()? {
+                bail!("{} exited ({status}) before printing {marker:?}", self.prog);
+            }
+            if start.elapsed() > timeout {
+                bail!("{} printed no {marker:?} in {timeout:?}", self.prog);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Sends SIGINT (as Ctrl-C), waits, and returns everything it printed.
     pub fn stop(mut self) -> Result<String> {
         let _ = Command::new("kill")
             .args(["-INT", &self.child.id().to_string()])
             .status();
         let status = self.child.wait()?;
-        let out = self.out.join().unwrap_or_default();
+        let _ = self.reader.join();
+        let out = std::mem::take(&mut *self.out.lock().unwrap_or_else(|e| e.into_inner()));
         if !status.success() && out.is_empty() {
             bail!("{} failed: {status}", self.prog);
         }
@@ -119,10 +173,18 @@ impl Running {
     }
 }
 
-/// Runs `cmd` for `secs` seconds, then stops it and returns its stdout.
-pub fn run_for(cmd: Command, secs: u64) -> Result<String> {
-    let r = spawn(cmd)?;
-    std::thread::sleep(Duration::from_secs(secs));
+/// Runs `cmd` (stats every second) until `secs` samples after its first one, then stops it
+/// and returns its stdout. Timing from the first sample, not from the start, keeps start-up
+/// (seconds for DPDK's EAL on a loaded machine) out of the run, so short runs still measure.
+pub fn run_sampled(cmd: Command, secs: u64) -> Result<String> {
+    let mut r = spawn(cmd)?;
+    let started = r.wait_for(Pps::Tx.label(), Duration::from_secs(60));
+    if let Err(e) = started {
+        let out = r.stop().unwrap_or_default();
+        return Err(e.context(out));
+    }
+    // Half a period of slack so the last sample is printed before the stop.
+    std::thread::sleep(Duration::from_millis(secs * 1000 + 500));
     r.stop()
 }
 
@@ -191,10 +253,11 @@ pub fn virtio_user_peer(prefix: &str, vdev_args: &str) -> Command {
     c
 }
 
-/// dpdk-testpmd io forwarding between two `net_null` ports, main lcore 0, forwarding
-/// lcore 1, recording core cycles. With `huge`, in memory on hugepages (no files left
-/// behind); without, on normal pages with a pool small enough for them.
-pub fn testpmd_null_io(huge: bool) -> Command {
+/// dpdk-testpmd with two `net_null` ports, main lcore 0, forwarding lcore 1, starting at
+/// once and recording core cycles. With `huge`, in memory on hugepages (no files left
+/// behind); without, on normal pages with a pool small enough for them. Callers add the
+/// forwarding mode and other application flags.
+pub fn testpmd_null(huge: bool) -> Command {
     let mut c = testpmd(PREFIX, 0);
     if huge {
         c.arg("--in-memory");
@@ -202,8 +265,7 @@ pub fn testpmd_null_io(huge: bool) -> Command {
         c.args(["--no-huge", "--no-shconf", "-m", "1024"]);
     }
     c.args(["--vdev", "net_null0", "--vdev", "net_null1", "--"]);
-    c.args(["--forward-mode=io", "--nb-cores=1", "--auto-start"]);
-    c.args(["--stats-period", "1", "--record-core-cycles"]);
+    c.args(["--auto-start", "--record-core-cycles"]);
     if !huge {
         c.arg("--total-num-mbufs=16384");
     }
@@ -230,9 +292,20 @@ mod tests {
                    \x20 Rx-pps:     34531320          Rx-bps:            0\n\
                    \x20 Rx-pps:     27922989          Rx-bps:            0\n\
                    \x20 Rx-pps:     27922985          Rx-bps:            0\n";
-        assert_eq!(rx_pps(out, 0, 2), [34531268.0, 27922989.0]);
-        assert_eq!(rx_pps(out, 1, 2), [34531320.0, 27922985.0]);
-        assert!((median_mpps(out, 2).unwrap() - 27.922989).abs() < 1e-9);
+        assert_eq!(pps(out, Pps::Rx, 0, 2), [34531268.0, 27922989.0]);
+        assert_eq!(pps(out, Pps::Rx, 1, 2), [34531320.0, 27922985.0]);
+        assert!((median_mpps(out, Pps::Rx, 2).unwrap() - 27.922989).abs() < 1e-9);
+        assert!(median_mpps(out, Pps::Tx, 2).is_err());
+    }
+
+    #[test]
+    fn parses_tx_samples_apart_from_rx() {
+        let out = "  Rx-pps:            0          Rx-bps:            0\n\
+                   \x20 Tx-pps:      1755066          Tx-bps:            0\n\
+                   \x20 Rx-pps:            0          Rx-bps:            0\n\
+                   \x20 Tx-pps:      1754808          Tx-bps:            0\n";
+        assert_eq!(pps(out, Pps::Tx, 0, 1), [1755066.0, 1754808.0]);
+        assert_eq!(pps(out, Pps::Rx, 0, 1), [0.0, 0.0]);
     }
 
     #[test]
@@ -249,6 +322,21 @@ mod tests {
             active_median(&[0.0, 4.0, 6.0, 7.0, 5.0, 2.0, 0.0, 0.0]),
             Some(6.0)
         );
+    }
+
+    #[test]
+    fn a_sampled_run_starts_at_the_first_sample() {
+        let mut c = Command::new("sh");
+        let script = "sleep 0.3; while :; do echo '  Tx-pps: 7'; sleep 0.2; done";
+        c.args(["-c", script]);
+        let out = run_sampled(c, 1).unwrap();
+        // Start-up (0.3 s) is not part of the second measured after the first sample.
+        assert!(pps(&out, Pps::Tx, 0, 1).len() >= 6, "{out}");
+        let mut quits = spawn(Command::new("true")).unwrap();
+        let e = quits
+            .wait_for("Tx-pps", Duration::from_secs(5))
+            .unwrap_err();
+        assert!(e.to_string().contains("exited"), "{e}");
     }
 
     #[test]
