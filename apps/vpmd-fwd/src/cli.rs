@@ -19,6 +19,10 @@ pub struct Cli {
     /// Run testpmd's interactive prompt (`testpmd> `) instead of forwarding at once.
     #[arg(short = 'i', long)]
     pub interactive: bool,
+    /// With -i, start forwarding as soon as the prompt is up (testpmd's flag). Without
+    /// -i it changes nothing: forwarding starts at once anyway.
+    #[arg(long = "auto-start")]
+    pub auto_start: bool,
     /// Cores to use, DPDK style ("0,1", "0-3"); the first is the main lcore.
     #[arg(short = 'l', value_name = "CORES")]
     pub lcores: Option<CoreList>,
@@ -162,6 +166,8 @@ impl Cli {
         if self.duration.is_some() {
             c.run.duration = self.duration;
         }
+        c.run.interactive |= self.interactive;
+        c.run.auto_start |= self.auto_start;
         set(&mut c.mempool.mbufs, self.total_num_mbufs);
         set(&mut c.mempool.cache, self.mbcache);
         set(&mut c.mempool.data_room, self.mbuf_size);

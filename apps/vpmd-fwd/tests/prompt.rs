@@ -32,12 +32,17 @@ fn collect(mut from: impl Read + Send + 'static) -> Arc<Mutex<String>> {
 
 impl Prompt {
     fn spawn(vdevs: &[&str]) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vpmd-fwd"));
-        cmd.args(["-i", "-l", "0,1"]);
+        let mut args = vec!["-i", "-l", "0,1"];
         for v in vdevs {
-            cmd.args(["--vdev", v]);
+            args.extend(["--vdev", v]);
         }
-        let mut child = cmd
+        Self::spawn_with(&args)
+    }
+
+    /// `vpmd-fwd args` (which make it interactive), once its first prompt is up.
+    fn spawn_with(args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vpmd-fwd"))
+            .args(args)
             .env("VPMD_LOG", "warn")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -226,6 +231,30 @@ fn start_show_stop_set_fwd_and_quit_on_null_ports() {
         out.contains("Port 1 is closed") && out.contains("Bye..."),
         "{out}"
     );
+}
+
+/// testpmd's `--auto-start`: forwarding runs before any `start` is typed.
+#[test]
+fn auto_start_forwards_without_a_start_command() {
+    let mut p = Prompt::spawn_with(&[
+        "-i",
+        "--auto-start",
+        "-l",
+        "0,1",
+        "--vdev",
+        "net_vpmd_null0",
+        "--vdev",
+        "net_vpmd_null1",
+    ]);
+    thread::sleep(Duration::from_millis(300));
+    let stats = p.cmd("show port stats 0");
+    assert!(field(&stats, "RX-packets:") > 0, "{stats}");
+    p.cmd("start");
+    p.error("start: packet forwarding already started");
+    let report = p.cmd("stop");
+    assert!(forward(&report, 0)[0] > 0, "{report}");
+    let (status, out) = p.finish(Some("quit"));
+    assert!(status.success(), "{out}");
 }
 
 #[test]

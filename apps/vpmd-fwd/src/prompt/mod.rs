@@ -2,7 +2,8 @@
 //!
 //! [`run`] opens the configured ports, then reads commands until `quit`, end of input or
 //! Ctrl-C, each of which stops forwarding (printing the forward statistics) and closes
-//! the ports. A failed command prints one line naming it and the prompt goes on.
+//! the ports. With `--auto-start` forwarding starts before the first prompt, as
+//! testpmd. A failed command prints one line naming it and the prompt goes on.
 //! `commands.rs` parses and runs a line, `session.rs` holds the ports and the running
 //! streams, `show.rs` formats, `input.rs` reads lines, `homing.rs` brings queues back
 //! from ended streams.
@@ -25,7 +26,15 @@ use session::Session;
 
 /// Runs the prompt until `quit`, end of input, or `interrupted` (Ctrl-C) is set.
 pub fn run(config: Config, registry: &Registry, interrupted: &AtomicBool) -> Result<()> {
+    let auto_start = config.run.auto_start;
     let mut session = Session::open(config, registry, interrupted)?;
+    if auto_start {
+        println!("Start automatic packet forwarding");
+        // As a typed `start`: a failure is reported and the prompt goes on.
+        if let Err(e) = commands::execute(&mut session, "start", interrupted) {
+            eprintln!("vpmd-fwd: {e:#}");
+        }
+    }
     let lines = Lines::spawn().context("starting the prompt reader")?;
     loop {
         match lines.next(interrupted) {
