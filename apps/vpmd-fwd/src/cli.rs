@@ -71,6 +71,10 @@ pub struct Cli {
     /// Send one txonly burst on every stream before forwarding starts.
     #[arg(long = "tx-first")]
     pub tx_first: bool,
+    /// Split each stream over two lcores: rx lcore -> SPSC ring -> worker lcore running
+    /// the engine and tx. Needs --nb-cores 2 or more.
+    #[arg(long)]
+    pub pipeline: bool,
     /// Start forwarding without waiting (up to 9 s) for every port's link to come up.
     #[arg(long = "disable-link-check")]
     pub disable_link_check: bool,
@@ -157,6 +161,7 @@ impl Cli {
         set(&mut f.txd, self.txd);
         f.tx_first |= self.tx_first;
         f.disable_link_check |= self.disable_link_check;
+        f.pipeline |= self.pipeline;
         if let Some(p) = self.stats_period {
             c.stats.period = p;
         }

@@ -257,6 +257,78 @@ fn auto_start_forwards_without_a_start_command() {
     assert!(status.success(), "{out}");
 }
 
+/// The prompt's `stop` prints the report the non-interactive run prints: in csum mode,
+/// the checksum lines per port (not in the accumulated block, as testpmd).
+#[test]
+fn csum_stop_report_has_the_checksum_lines() {
+    let mut p = Prompt::spawn(&["net_vpmd_null0", "net_vpmd_null1"]);
+    p.cmd("set fwd csum");
+    p.cmd("start");
+    thread::sleep(Duration::from_millis(200));
+    let report = p.cmd("stop");
+    assert_eq!(report.matches("Bad-ipcsum: ").count(), 2, "{report}");
+    assert_eq!(report.matches("Bad-l4csum: ").count(), 2, "{report}");
+    let acc = block(&report, "Accumulated forward statistics");
+    assert!(!acc.contains("Bad-ipcsum"), "{report}");
+    let (status, out) = p.finish(Some("quit"));
+    assert!(status.success(), "{out}");
+}
+
+/// Every flag this test needs is in the file: -i, --auto-start, --pipeline, --nb-cores,
+/// -l, --vdev, --forward-mode, --disable-link-check.
+#[test]
+fn a_config_file_alone_runs_the_prompt_auto_started_and_pipelined() {
+    let dir = std::env::temp_dir().join(format!("vpmd-prompt-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("fwd.toml");
+    std::fs::write(
+        &cfg,
+        r#"lcores = "0-2"
+[[port]]
+devargs = "net_vpmd_null0"
+[[port]]
+devargs = "net_vpmd_null1"
+[forwarding]
+mode = "csum"
+nb_cores = 2
+pipeline = true
+disable_link_check = true
+[run]
+interactive = true
+auto_start = true
+"#,
+    )
+    .unwrap();
+    let mut p = Prompt::spawn_with(&["--config", cfg.to_str().unwrap()]);
+    let fwd = p.cmd("show config fwd");
+    assert!(
+        fwd.contains("csum packet forwarding - ports=2 - cores=2"),
+        "{fwd}"
+    );
+    assert!(
+        fwd.contains("RX P=1/Q=0 -> TX P=0/Q=0 peer=02:00:00:00:00:00 (pipeline: rx on lcore 1, worker on lcore 2)"),
+        "{fwd}"
+    );
+    thread::sleep(Duration::from_millis(300));
+    // Twice: a stopped pipeline gives its rx and tx queues back for the next start.
+    for round in 0..2 {
+        let report = p.cmd("stop");
+        let acc = block(&report, "Accumulated forward statistics");
+        let [rx, _, tx, dropped] =
+            ["RX-packets:", "RX-dropped:", "TX-packets:", "TX-dropped:"].map(|k| field(acc, k));
+        assert!(rx > 0, "round {round}: {report}");
+        assert_eq!(rx, tx + dropped + field(acc, "RX-ring-full:"), "{report}");
+        assert!(report.contains("Bad-ipcsum: "), "{report}");
+        if round == 0 {
+            assert!(p.cmd("start").contains("csum packet forwarding"));
+            thread::sleep(Duration::from_millis(200));
+        }
+    }
+    let (status, out) = p.finish(Some("quit"));
+    assert!(status.success(), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn hot_plug_under_load_loses_no_packet_on_the_other_ports() {
     let mut p = Prompt::spawn(&["net_vpmd_ring0,peer=net_vpmd_ring1", "net_vpmd_ring1"]);

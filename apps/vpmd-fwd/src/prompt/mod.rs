@@ -5,11 +5,10 @@
 //! the ports. With `--auto-start` forwarding starts before the first prompt, as
 //! testpmd. A failed command prints one line naming it and the prompt goes on.
 //! `commands.rs` parses and runs a line, `session.rs` holds the ports and the running
-//! streams, `show.rs` formats, `input.rs` reads lines, `homing.rs` brings queues back
+//! streams, `show.rs` formats, `input.rs` reads lines; `crate::homing` brings queues back
 //! from ended streams.
 
 mod commands;
-mod homing;
 mod input;
 mod session;
 mod show;
