@@ -1,6 +1,7 @@
 //! Setting up and running a forwarding session: the pool, the ports, the streams spread
 //! over forwarding lcores, periodic statistics, and the `stop` report.
 
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -216,6 +217,10 @@ impl StreamInfo {
     }
 }
 
+/// testpmd's clear-screen and cursor-home, sent before each periodic stats block when
+/// stdout is a terminal so the block redraws in place.
+const CLEAR_SCREEN: &str = "\x1b[2J\x1b[1;1H";
+
 /// Where forwarding lcore `id` runs: on CPU `id` when this process may use it (`online`,
 /// from [`online_cpus`] before any lcore pins itself), else sharing an allowed CPU, so
 /// that `-l 0,1,2 --nb-cores 2` also works on a 2-CPU machine (DPDK spells that
@@ -326,11 +331,15 @@ pub fn run(c: &Config, registry: &Registry, stop: &AtomicBool) -> Result<RunRepo
     let mut last_show = started;
     let limit = c.run.limit();
     let period = c.stats.interval();
+    let tty = std::io::stdout().is_terminal();
     while !stop.load(Ordering::Relaxed) && limit.is_none_or(|l| started.elapsed() < l) {
         std::thread::sleep(Duration::from_millis(20));
         if period.is_some_and(|p| last_show.elapsed() >= p) {
             let dt = last_show.elapsed();
             last_show = Instant::now();
+            if tty {
+                print!("{CLEAR_SCREEN}");
+            }
             for (i, p) in ports.iter().enumerate() {
                 let s = p.port.stats();
                 print!("{}", stats::nic_stats(i as u16, &s, &last[i], dt));
