@@ -47,6 +47,7 @@ impl Default for ForwardingConfig {
             txd: 1024,
             tx_first: false,
             disable_link_check: false,
+            pipeline: false,
         }
     }
 }
@@ -61,9 +62,13 @@ impl Default for StatsConfig {
 }
 
 impl Default for RunConfig {
-    /// Until Ctrl-C.
+    /// Forward at once, until Ctrl-C.
     fn default() -> Self {
-        Self { duration: None }
+        Self {
+            duration: None,
+            interactive: false,
+            auto_start: false,
+        }
     }
 }
 

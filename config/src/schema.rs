@@ -92,6 +92,9 @@ pub struct ForwardingConfig {
     /// `--disable-link-check`: start forwarding without waiting (up to 9 s, as
     /// testpmd) for every port's link to come up.
     pub disable_link_check: bool,
+    /// `--pipeline`: split each stream over two lcores, an rx lcore that hands bursts to
+    /// a worker lcore through an SPSC ring; needs `nb_cores` of at least 2.
+    pub pipeline: bool,
 }
 
 /// `[stats]`: periodic statistics.
@@ -113,13 +116,18 @@ impl StatsConfig {
     }
 }
 
-/// `[run]`: how long to forward.
+/// `[run]`: how the app runs and for how long.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RunConfig {
     /// `--duration`: seconds to forward, then stop; `None` = until Ctrl-C.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration: Option<u64>,
+    /// `-i`: run testpmd's interactive prompt instead of forwarding at once.
+    pub interactive: bool,
+    /// `--auto-start`: with `interactive`, start forwarding as soon as the prompt is up;
+    /// without it a no-op (forwarding starts at once anyway).
+    pub auto_start: bool,
 }
 
 impl RunConfig {

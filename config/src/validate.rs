@@ -96,7 +96,35 @@ impl Config {
             ));
         }
         descriptors("forwarding.rxd", fwd.rxd)?;
-        descriptors("forwarding.txd", fwd.txd)
+        descriptors("forwarding.txd", fwd.txd)?;
+        self.check_pipeline()
+    }
+
+    /// `--pipeline` puts a stream's rx and its engine on two lcores, and hands over what
+    /// was received: a mode that receives nothing has nothing to hand over.
+    fn check_pipeline(&self) -> Check {
+        let fwd = &self.forwarding;
+        if !fwd.pipeline {
+            return Ok(());
+        }
+        if fwd.nb_cores < 2 {
+            return Err(ConfigError::key(
+                "forwarding.pipeline",
+                format!(
+                    "--pipeline runs each stream on an rx lcore and a worker lcore: it needs \
+                     --nb-cores (forwarding.nb_cores) of at least 2, got {}",
+                    fwd.nb_cores
+                ),
+            ));
+        }
+        if fwd.mode == ForwardMode::TxOnly {
+            return Err(ConfigError::key(
+                "forwarding.pipeline",
+                "--pipeline hands received packets to the engine, and --forward-mode txonly \
+                 receives none: drop one of them",
+            ));
+        }
+        Ok(())
     }
 
     fn check_txpkts(&self) -> Check {

@@ -223,6 +223,20 @@ fn cores() {
 }
 
 #[test]
+fn pipeline_needs_two_cores_and_a_receiving_mode() {
+    rejects(
+        "lcores = \"0-2\"\n[forwarding]\npipeline = true",
+        "fwd.toml: forwarding.pipeline: --pipeline runs each stream on an rx lcore and a \
+         worker lcore: it needs --nb-cores (forwarding.nb_cores) of at least 2, got 1",
+    );
+    rejects(
+        "lcores = \"0-2\"\n[forwarding]\npipeline = true\nnb_cores = 2\nmode = \"txonly\"",
+        "fwd.toml: forwarding.pipeline: --pipeline hands received packets to the engine, and \
+         --forward-mode txonly receives none: drop one of them",
+    );
+}
+
+#[test]
 fn other_values() {
     rejects(
         "[[port]]\ndevargs = \" \"",

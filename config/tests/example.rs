@@ -71,6 +71,8 @@ eth_peer = { 0 = "02:00:00:00:00:01", 1 = "02:00:00:00:0a:Bc" }
 rxq = 2
 txq = 2
 tx_first = true
+disable_link_check = true
+pipeline = true
 rxd = 512
 txd = 2048
 
@@ -80,6 +82,8 @@ json = "out/stats.json"
 
 [run]
 duration = 5
+interactive = true
+auto_start = true
 
 [mempool]
 mbufs = 8192
@@ -118,13 +122,18 @@ fn full() -> Config {
             rxd: 512,
             txd: 2048,
             tx_first: true,
-            disable_link_check: false,
+            disable_link_check: true,
+            pipeline: true,
         },
         stats: StatsConfig {
             period: 0,
             json: Some(PathBuf::from("out/stats.json")),
         },
-        run: RunConfig { duration: Some(5) },
+        run: RunConfig {
+            duration: Some(5),
+            interactive: true,
+            auto_start: true,
+        },
         mempool: MempoolConfig {
             mbufs: 8192,
             cache: 512,

@@ -19,6 +19,10 @@ pub struct Cli {
     /// Run testpmd's interactive prompt (`testpmd> `) instead of forwarding at once.
     #[arg(short = 'i', long)]
     pub interactive: bool,
+    /// With -i, start forwarding as soon as the prompt is up (testpmd's flag). Without
+    /// -i it changes nothing: forwarding starts at once anyway.
+    #[arg(long = "auto-start")]
+    pub auto_start: bool,
     /// Cores to use, DPDK style ("0,1", "0-3"); the first is the main lcore.
     #[arg(short = 'l', value_name = "CORES")]
     pub lcores: Option<CoreList>,
@@ -67,6 +71,10 @@ pub struct Cli {
     /// Send one txonly burst on every stream before forwarding starts.
     #[arg(long = "tx-first")]
     pub tx_first: bool,
+    /// Split each stream over two lcores: rx lcore -> SPSC ring -> worker lcore running
+    /// the engine and tx. Needs --nb-cores 2 or more.
+    #[arg(long)]
+    pub pipeline: bool,
     /// Start forwarding without waiting (up to 9 s) for every port's link to come up.
     #[arg(long = "disable-link-check")]
     pub disable_link_check: bool,
@@ -154,6 +162,7 @@ impl Cli {
         set(&mut f.txd, self.txd);
         f.tx_first |= self.tx_first;
         f.disable_link_check |= self.disable_link_check;
+        f.pipeline |= self.pipeline;
         if let Some(p) = self.stats_period {
             c.stats.period = p;
         }
@@ -163,6 +172,8 @@ impl Cli {
         if self.duration.is_some() {
             c.run.duration = self.duration;
         }
+        c.run.interactive |= self.interactive;
+        c.run.auto_start |= self.auto_start;
         set(&mut c.mempool.mbufs, self.total_num_mbufs);
         set(&mut c.mempool.cache, self.mbcache);
         set(&mut c.mempool.data_room, self.mbuf_size);

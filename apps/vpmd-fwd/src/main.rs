@@ -14,10 +14,7 @@ use vpmd_fwd::demo::DemoKind;
 /// What the command line asks for.
 enum Plan {
     Demo(DemoKind),
-    Forward {
-        config: Box<vpmd_config::Config>,
-        interactive: bool,
-    },
+    Forward(Box<vpmd_config::Config>),
 }
 
 fn main() -> ExitCode {
@@ -29,19 +26,13 @@ fn main() -> ExitCode {
         let cli = Cli::parse_from(cli::strip_separator(args));
         match cli.demo {
             Some(kind) => Plan::Demo(kind),
-            None => {
-                let interactive = cli.interactive;
-                match cli.into_config() {
-                    Ok(config) => Plan::Forward {
-                        config: Box::new(config),
-                        interactive,
-                    },
-                    Err(e) => {
-                        eprintln!("vpmd-fwd: error: {e}");
-                        return ExitCode::FAILURE;
-                    }
+            None => match cli.into_config() {
+                Ok(config) => Plan::Forward(Box::new(config)),
+                Err(e) => {
+                    eprintln!("vpmd-fwd: error: {e}");
+                    return ExitCode::FAILURE;
                 }
-            }
+            },
         }
     };
     let stop = Arc::new(AtomicBool::new(false));
@@ -52,11 +43,10 @@ fn main() -> ExitCode {
     let registry = vpmd_fwd::drivers::registry();
     let done = match plan {
         Plan::Demo(kind) => vpmd_fwd::demo::run(kind, &registry, &stop),
-        Plan::Forward {
-            config,
-            interactive: true,
-        } => vpmd_fwd::prompt::run(*config, &registry, &stop),
-        Plan::Forward { config, .. } => vpmd_fwd::run::run(&config, &registry, &stop).map(drop),
+        Plan::Forward(config) if config.run.interactive => {
+            vpmd_fwd::prompt::run(*config, &registry, &stop)
+        }
+        Plan::Forward(config) => vpmd_fwd::run::run(&config, &registry, &stop).map(drop),
     };
     match done {
         Ok(()) => ExitCode::SUCCESS,

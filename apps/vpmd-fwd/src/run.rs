@@ -1,8 +1,9 @@
 //! Setting up and running a forwarding session: the pool, the ports, the streams spread
 //! over forwarding lcores, periodic statistics, and the `stop` report.
 
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -15,8 +16,10 @@ use vpmd_pmd::{Port, PortConf, PortRx, PortStats, PortTx, Registry};
 use crate::engine::{
     Csum, FiveTupleSwap, FlowGen, IcmpEcho, Io, Mac, MacSwap, RxOnly, StreamCtx, TxOnly,
 };
-use crate::stats::{self, FwdStats, LcoreJson, PortJson, RunJson};
-use crate::stream::{Stream, StreamStats, StreamTask};
+use crate::homing::Homing;
+use crate::pipeline::RxStage;
+use crate::stats::{self, FwdStats, LcoreJson, MbufsInUse, PortJson, RunJson, StreamCounts};
+use crate::stream::{Source, Stream, StreamStats, StreamTask};
 
 /// What a finished run measured.
 #[derive(Debug)]
@@ -29,6 +32,8 @@ pub struct RunReport {
     pub lcores: Vec<LcoreStats>,
     /// How long forwarding ran.
     pub elapsed: Duration,
+    /// Mbufs out of the pool before forwarding and after it stopped.
+    pub mbufs: MbufsInUse,
 }
 
 /// Where each port's packets go under a topology (testpmd's `fwd_topology_tx_port_get`):
@@ -145,40 +150,91 @@ pub(crate) fn stream_ctx(
     }
 }
 
-pub(crate) fn stream_task(
+fn stream_task<S: Source>(
     mode: ForwardMode,
-    rx: PortRx,
+    rx: S,
     tx: PortTx,
     ctx: StreamCtx,
     stats: Arc<StreamStats>,
 ) -> Box<dyn StreamTask> {
     match mode {
-        ForwardMode::Io => Box::new(Stream::<Io>::new(rx, tx, ctx, stats)),
-        ForwardMode::Mac => Box::new(Stream::<Mac>::new(rx, tx, ctx, stats)),
-        ForwardMode::MacSwap => Box::new(Stream::<MacSwap>::new(rx, tx, ctx, stats)),
-        ForwardMode::RxOnly => Box::new(Stream::<RxOnly>::new(rx, tx, ctx, stats)),
-        ForwardMode::TxOnly => Box::new(Stream::<TxOnly>::new(rx, tx, ctx, stats)),
-        ForwardMode::FiveTupleSwap => Box::new(Stream::<FiveTupleSwap>::new(rx, tx, ctx, stats)),
-        ForwardMode::FlowGen => Box::new(Stream::<FlowGen>::new(rx, tx, ctx, stats)),
-        ForwardMode::Csum => Box::new(Stream::<Csum>::new(rx, tx, ctx, stats)),
-        ForwardMode::IcmpEcho => Box::new(Stream::<IcmpEcho>::new(rx, tx, ctx, stats)),
+        ForwardMode::Io => Box::new(Stream::<Io, S>::new(rx, tx, ctx, stats)),
+        ForwardMode::Mac => Box::new(Stream::<Mac, S>::new(rx, tx, ctx, stats)),
+        ForwardMode::MacSwap => Box::new(Stream::<MacSwap, S>::new(rx, tx, ctx, stats)),
+        ForwardMode::RxOnly => Box::new(Stream::<RxOnly, S>::new(rx, tx, ctx, stats)),
+        ForwardMode::TxOnly => Box::new(Stream::<TxOnly, S>::new(rx, tx, ctx, stats)),
+        ForwardMode::FiveTupleSwap => Box::new(Stream::<FiveTupleSwap, S>::new(rx, tx, ctx, stats)),
+        ForwardMode::FlowGen => Box::new(Stream::<FlowGen, S>::new(rx, tx, ctx, stats)),
+        ForwardMode::Csum => Box::new(Stream::<Csum, S>::new(rx, tx, ctx, stats)),
+        ForwardMode::IcmpEcho => Box::new(Stream::<IcmpEcho, S>::new(rx, tx, ctx, stats)),
+    }
+}
+
+/// The tasks of one stream, in placement order: the stream itself, or under
+/// `--pipeline` its rx stage then its worker (whose ring holds as many packets as an rx
+/// queue has descriptors).
+pub(crate) fn stream_tasks(
+    f: &ForwardingConfig,
+    rx: PortRx,
+    tx: PortTx,
+    ctx: StreamCtx,
+    stats: Arc<StreamStats>,
+) -> Result<Vec<Box<dyn StreamTask>>> {
+    if !f.pipeline {
+        return Ok(vec![stream_task(f.mode, rx, tx, ctx, stats)]);
+    }
+    let (stage, ring) = RxStage::new(rx, f.rxd as usize, ctx.burst, Arc::clone(&stats))?;
+    Ok(vec![
+        Box::new(stage),
+        stream_task(f.mode, ring, tx, ctx, stats),
+    ])
+}
+
+/// Lcore tasks per stream: 2 under `--pipeline` (rx, worker), else 1. Task `j` of a run,
+/// counted over its streams in order, goes to forwarding lcore `j % lcores`.
+pub(crate) fn tasks_per_stream(f: &ForwardingConfig) -> usize {
+    if f.pipeline {
+        2
+    } else {
+        1
     }
 }
 
 /// A stream's ports and counters, kept by the control thread for the report.
 struct StreamInfo {
-    rx_port: usize,
-    tx_port: usize,
+    rx_port: u16,
+    tx_port: u16,
     stats: Arc<StreamStats>,
 }
 
-/// A stream counter summed over the streams that receive from `port`.
-fn rx_sum(infos: &[StreamInfo], port: usize, count: impl Fn(&StreamStats) -> u64) -> u64 {
-    infos
-        .iter()
-        .filter(|si| si.rx_port == port)
-        .map(|si| count(&si.stats))
-        .sum()
+impl StreamInfo {
+    fn counts(&self) -> StreamCounts<'_> {
+        StreamCounts {
+            rx_port: self.rx_port,
+            tx_port: self.tx_port,
+            stats: &self.stats,
+        }
+    }
+}
+
+/// testpmd's clear-screen and cursor-home, sent before each periodic stats block when
+/// stdout is a terminal so the block redraws in place.
+const CLEAR_SCREEN: &str = "\x1b[2J\x1b[1;1H";
+
+/// Where forwarding lcore `id` runs: on CPU `id` when this process may use it (`online`,
+/// from [`online_cpus`] before any lcore pins itself), else sharing an allowed CPU, so
+/// that `-l 0,1,2 --nb-cores 2` also works on a 2-CPU machine (DPDK spells that
+/// `--lcores 2@0`); the lcores then take turns, which costs speed, not packets.
+pub(crate) fn lcore_config(id: u32, online: &[usize]) -> LcoreConfig {
+    let own = id as usize;
+    let cpu = if online.is_empty() || online.contains(&own) {
+        own
+    } else {
+        let shared = online[own % online.len()];
+        log::warn!("lcore {id}: CPU {id} is not available to this process; sharing CPU {shared}");
+        shared
+    };
+    LcoreConfig::new(cpu, id)
 }
 
 /// Runs one forwarding session until `duration` elapses or `stop` is set.
@@ -189,14 +245,6 @@ pub fn run(c: &Config, registry: &Registry, stop: &AtomicBool) -> Result<RunRepo
         bail!("no ports: add --vdev DEVARGS or [[port]] tables in --config");
     }
     let online = online_cpus();
-    if let Some(cpu) = c
-        .lcores
-        .ids()
-        .iter()
-        .find(|&&x| !online.contains(&(x as usize)))
-    {
-        bail!("lcores: CPU {cpu} is not available to this process (available: {online:?})");
-    }
     let pool = Mempool::new("mbuf_pool", &pool_config(c)).context("creating the mbuf pool")?;
     let info = pool.info();
     println!(
@@ -212,6 +260,7 @@ pub fn run(c: &Config, registry: &Registry, stop: &AtomicBool) -> Result<RunRepo
     if !f.disable_link_check {
         check_links(&ports.iter().map(|p| &p.port).collect::<Vec<_>>(), stop);
     }
+    let in_use_before = pool.stats().in_use;
     let macs: Vec<[u8; 6]> = ports.iter().map(|p| p.port.info().mac).collect();
     for p in &mut ports {
         p.port.stats_reset();
@@ -232,20 +281,24 @@ pub fn run(c: &Config, registry: &Registry, stop: &AtomicBool) -> Result<RunRepo
             let ctx = stream_ctx(f, &pool, p as u16, t as u16, macs[t]);
             let stats = Arc::new(StreamStats::default());
             infos.push(StreamInfo {
-                rx_port: p,
-                tx_port: t,
+                rx_port: p as u16,
+                tx_port: t as u16,
                 stats: Arc::clone(&stats),
             });
             plans.push((rx, tx, ctx, stats));
         }
     }
 
+    // Nobody takes the queues of ended tasks back: the run closes the ports after.
+    let (home, _) = mpsc::channel();
     let mut tasks: Vec<Box<dyn PollTask>> = Vec::new();
     for (rx, mut tx, ctx, stats) in plans {
         if f.tx_first {
             Stream::<TxOnly>::send_one_burst(&mut tx, &ctx, &stats);
         }
-        tasks.push(stream_task(f.mode, rx, tx, ctx, stats));
+        for t in stream_tasks(f, rx, tx, ctx, stats)? {
+            tasks.push(Homing::boxed(t, home.clone()));
+        }
     }
 
     let workers = c.lcores.workers();
@@ -266,9 +319,9 @@ pub fn run(c: &Config, registry: &Registry, stop: &AtomicBool) -> Result<RunRepo
         for (t, _) in &list {
             println!("  lcore {}: {}", workers[i], t.name());
         }
-        let cpu = workers[i];
-        let h = Lcore::spawn(LcoreConfig::new(cpu as usize, cpu), list)
-            .with_context(|| format!("starting forwarding lcore {cpu}"))?;
+        let id = workers[i];
+        let h = Lcore::spawn(lcore_config(id, &online), list)
+            .with_context(|| format!("starting forwarding lcore {id}"))?;
         lcores.push(h);
     }
 
@@ -278,11 +331,15 @@ pub fn run(c: &Config, registry: &Registry, stop: &AtomicBool) -> Result<RunRepo
     let mut last_show = started;
     let limit = c.run.limit();
     let period = c.stats.interval();
+    let tty = std::io::stdout().is_terminal();
     while !stop.load(Ordering::Relaxed) && limit.is_none_or(|l| started.elapsed() < l) {
         std::thread::sleep(Duration::from_millis(20));
         if period.is_some_and(|p| last_show.elapsed() >= p) {
             let dt = last_show.elapsed();
             last_show = Instant::now();
+            if tty {
+                print!("{CLEAR_SCREEN}");
+            }
             for (i, p) in ports.iter().enumerate() {
                 let s = p.port.stats();
                 print!("{}", stats::nic_stats(i as u16, &s, &last[i], dt));
@@ -297,31 +354,28 @@ pub fn run(c: &Config, registry: &Registry, stop: &AtomicBool) -> Result<RunRepo
         .zip(&lcore_base)
         .map(|(h, b)| h.stats().since(b))
         .collect();
+    let mut ended = Vec::new();
     for h in lcores {
         let id = h.lcore_id();
-        // The streams come back and are dropped here, freeing their bursts.
-        h.stop()
-            .with_context(|| format!("stopping forwarding lcore {id}"))?;
+        ended.push(
+            h.stop()
+                .with_context(|| format!("stopping forwarding lcore {id}"))?,
+        );
     }
+    // Every lcore has stopped: the tasks end now, pipeline workers forwarding what their
+    // rings still hold, and free their bursts.
+    drop(ended);
     let elapsed = started.elapsed();
+    let mbufs = MbufsInUse {
+        before_start: in_use_before,
+        after_stop: pool.stats().in_use,
+    };
     let port_stats: Vec<PortStats> = ports.iter().map(|p| p.port.stats()).collect();
-    let csum = f.mode == ForwardMode::Csum;
+    let counts: Vec<StreamCounts<'_>> = infos.iter().map(StreamInfo::counts).collect();
     let forward: Vec<FwdStats> = port_stats
         .iter()
         .enumerate()
-        .map(|(i, s)| {
-            let dropped = infos.iter().filter(|si| si.tx_port == i);
-            let f = FwdStats::of_port(s, dropped.map(|si| si.stats.dropped.get()).sum());
-            // Counted on the rx port, and shown in csum mode only, as testpmd.
-            if csum {
-                f.with_csum((
-                    rx_sum(&infos, i, |s| s.bad_ip_csum.get()),
-                    rx_sum(&infos, i, |s| s.bad_l4_csum.get()),
-                ))
-            } else {
-                f
-            }
-        })
+        .map(|(i, s)| FwdStats::of_port(i as u16, s, &counts, f))
         .collect();
     let ids: Vec<u16> = (0..nb_ports as u16).collect();
     print!("{}", stats::forward_report(&ids, &forward));
@@ -335,6 +389,7 @@ pub fn run(c: &Config, registry: &Registry, stop: &AtomicBool) -> Result<RunRepo
         forward,
         lcores: lcore_stats,
         elapsed,
+        mbufs,
     };
     if let Some(path) = &c.stats.json {
         write_json(c, &report, path)?;
@@ -361,6 +416,7 @@ fn write_json(c: &Config, r: &RunReport, path: &std::path::Path) -> Result<()> {
             .collect(),
         accumulated: stats::accumulated(&r.forward),
         lcores: r.lcores.iter().map(LcoreJson::from).collect(),
+        mbufs_in_use: r.mbufs,
     };
     let text = serde_json::to_string_pretty(&json)?;
     std::fs::write(path, text + "\n")

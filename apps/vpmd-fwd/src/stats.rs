@@ -5,8 +5,11 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde::Serialize;
+use vpmd_config::{ForwardMode, ForwardingConfig};
 use vpmd_fastpath::LcoreStats;
 use vpmd_pmd::PortStats;
+
+use crate::stream::StreamStats;
 
 /// `show port stats`: one port's NIC statistics and the throughput since the last show.
 pub fn nic_stats(port: u16, s: &PortStats, last: &PortStats, dt: Duration) -> String {
@@ -66,38 +69,63 @@ pub struct FwdStats {
     /// Received with a bad TCP/UDP checksum; only in csum mode, as testpmd.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bad_l4_csum: Option<u64>,
+    /// Received but dropped because the stream's ring to its worker lcore was full; only
+    /// with `--pipeline`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rx_ring_full: Option<u64>,
+}
+
+/// A stream as the `stop` report counts it: its ports and its counters.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamCounts<'a> {
+    /// Port it receives from.
+    pub rx_port: u16,
+    /// Port it sends to.
+    pub tx_port: u16,
+    /// Its counters.
+    pub stats: &'a StreamStats,
 }
 
 impl FwdStats {
-    /// A port's figures from its NIC statistics and the drops of the streams sending to
-    /// it (no checksum counts: [`FwdStats::with_csum`] adds them in csum mode).
-    pub fn of_port(s: &PortStats, tx_dropped: u64) -> Self {
+    /// Port `id`'s figures over a run: its NIC statistics `s`, the tx drops of the streams
+    /// sending to it and, counted on the rx port as testpmd does, the bad checksums (csum
+    /// mode only) and ring-full drops (`--pipeline` only) of the streams receiving from it.
+    /// The non-interactive run and the prompt's `stop` both report through this.
+    pub fn of_port(
+        id: u16,
+        s: &PortStats,
+        streams: &[StreamCounts<'_>],
+        f: &ForwardingConfig,
+    ) -> Self {
+        let sum = |to: bool, count: fn(&StreamStats) -> u64| -> u64 {
+            streams
+                .iter()
+                .filter(|c| if to { c.tx_port == id } else { c.rx_port == id })
+                .map(|c| count(c.stats))
+                .sum()
+        };
+        let csum = f.mode == ForwardMode::Csum;
         Self {
             rx_packets: s.ipackets,
             rx_dropped: s.imissed,
             tx_packets: s.opackets,
-            tx_dropped,
-            bad_ip_csum: None,
-            bad_l4_csum: None,
-        }
-    }
-
-    /// These figures with the checksum counts csum mode shows (bad IP, bad L4).
-    pub fn with_csum(self, (ip, l4): (u64, u64)) -> Self {
-        Self {
-            bad_ip_csum: Some(ip),
-            bad_l4_csum: Some(l4),
-            ..self
+            tx_dropped: sum(true, |c| c.dropped.get()),
+            bad_ip_csum: csum.then(|| sum(false, |c| c.bad_ip_csum.get())),
+            bad_l4_csum: csum.then(|| sum(false, |c| c.bad_l4_csum.get())),
+            rx_ring_full: f.pipeline.then(|| sum(false, |c| c.ring_full.get())),
         }
     }
 
     /// Adds another port's packet figures (for the accumulated lines, which testpmd prints
-    /// without checksum counts).
+    /// without checksum counts; ring-full drops are packets, so they add up too).
     pub fn add(&mut self, o: &FwdStats) {
         self.rx_packets += o.rx_packets;
         self.rx_dropped += o.rx_dropped;
         self.tx_packets += o.tx_packets;
         self.tx_dropped += o.tx_dropped;
+        if let Some(n) = o.rx_ring_full {
+            *self.rx_ring_full.get_or_insert(0) += n;
+        }
     }
 
     fn lines(&self) -> String {
@@ -107,6 +135,9 @@ impl FwdStats {
             self.rx_dropped,
             self.rx_packets + self.rx_dropped
         );
+        if let Some(n) = self.rx_ring_full {
+            let _ = writeln!(o, "  RX-ring-full: {n}");
+        }
         if let (Some(ip), Some(l4)) = (self.bad_ip_csum, self.bad_l4_csum) {
             // testpmd's csum lines; vpmd parses no tunnels, so the outer counts are 0.
             let _ = write!(
@@ -224,4 +255,17 @@ pub struct RunJson {
     pub accumulated: FwdStats,
     /// Per forwarding lcore.
     pub lcores: Vec<LcoreJson>,
+    /// The pool's leak check.
+    pub mbufs_in_use: MbufsInUse,
+}
+
+/// Mbufs held outside the pool (in port rings, queues, bursts) around a run: with ports
+/// that keep no packets (null), both are equal unless packets leaked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MbufsInUse {
+    /// Once the ports were set up, before forwarding and any `--tx-first` burst.
+    pub before_start: u64,
+    /// Once every lcore stopped and its streams ended (rings drained), before the ports
+    /// close.
+    pub after_stop: u64,
 }

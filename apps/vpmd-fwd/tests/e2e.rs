@@ -39,6 +39,8 @@ fn io_forwarding_between_ring_ports_conserves_every_packet() {
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("NIC statistics for port 1"), "{out}");
+    // Not a terminal: plain appended blocks, no screen control.
+    assert!(!out.contains('\x1b'), "{out}");
     assert!(
         out.contains("Accumulated forward statistics for all ports"),
         "{out}"
@@ -105,6 +107,29 @@ fn txonly_multi_segment_packets_reach_the_null_port() {
         .expect("forward statistics");
     let n: u64 = tx_line.split_whitespace().nth(1).unwrap().parse().unwrap();
     assert!(n > 1000, "{out}");
+}
+
+/// On a terminal (a pty from util-linux `script`) each periodic block clears the screen
+/// and homes the cursor first, as testpmd, so the view redraws in place.
+#[test]
+fn periodic_stats_redraw_in_place_on_a_terminal() {
+    let cmd = format!(
+        "{} -l 0,1 --vdev net_vpmd_null0 --port-topology loop --disable-link-check \
+         --stats-period 1 --duration 2",
+        env!("CARGO_BIN_EXE_vpmd-fwd")
+    );
+    let o = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("VPMD_LOG", "warn")
+        .output()
+        .expect("util-linux script runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The pty turns each newline into CR LF.
+    let out = String::from_utf8_lossy(&o.stdout).replace("\r\n", "\n");
+    assert!(
+        out.contains("\x1b[2J\x1b[1;1H\n  ######################## NIC statistics for port 0"),
+        "{out:?}"
+    );
 }
 
 fn fails_with(args: &[&str], needle: &str) {

@@ -16,26 +16,36 @@ fn fwd(args: &[&str]) -> Output {
 /// Runs `mode` (plus `extra` flags) on two joined ring ports, seeded by `--tx-first`;
 /// checks the exit status and returns stdout and the JSON statistics.
 fn run_on_rings(mode: &str, extra: &[&str]) -> (String, Value) {
-    let dir = std::env::temp_dir().join(format!("vpmd-modes-{mode}-{}", std::process::id()));
+    run_on("0,1", &RINGS, mode, &[extra, &["--tx-first"]].concat())
+}
+
+/// Two ring ports joined to each other.
+const RINGS: [&str; 2] = ["net_vpmd_ring0,peer=net_vpmd_ring1", "net_vpmd_ring1"];
+
+/// Runs `mode` (plus `extra` flags) on lcores `lcores` with a port per `vdevs` devargs;
+/// checks the exit status and returns stdout and the JSON statistics.
+fn run_on(lcores: &str, vdevs: &[&str], mode: &str, extra: &[&str]) -> (String, Value) {
+    let dir = std::env::temp_dir().join(format!(
+        "vpmd-modes-{mode}-{}-{}",
+        extra.join(""),
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let json = dir.join("stats.json");
-    let mut args = vec![
-        "-l",
-        "0,1",
-        "--vdev",
-        "net_vpmd_ring0,peer=net_vpmd_ring1",
-        "--vdev",
-        "net_vpmd_ring1",
+    let mut args = vec!["-l", lcores];
+    for v in vdevs {
+        args.extend(["--vdev", v]);
+    }
+    args.extend([
         "--forward-mode",
         mode,
-        "--tx-first",
         "--duration",
         "1",
         "--stats-period",
         "0",
         "--stats-json",
         json.to_str().unwrap(),
-    ];
+    ]);
     args.extend_from_slice(extra);
     let o = fwd(&args);
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
@@ -129,6 +139,75 @@ fn txonly_multi_flow_reaches_the_null_port() {
         .expect("forward statistics");
     let n: u64 = tx_line.split_whitespace().nth(1).unwrap().parse().unwrap();
     assert!(n > 1000, "{out}");
+}
+
+/// `--pipeline` on lcores 1 (rx) and 2 (worker): `-l 0,1,2` also on a 2-CPU machine.
+const PIPELINE: [&str; 3] = ["--pipeline", "--nb-cores", "2"];
+
+/// Ring ports: every packet received is forwarded, those still in a stream's ring at
+/// stop included, so only the --tx-first bursts are sent and not received.
+#[test]
+fn pipeline_on_ring_ports_forwards_every_packet() {
+    let (out, v) = run_on(
+        "0,1,2",
+        &RINGS,
+        "io",
+        &[&PIPELINE[..], &["--tx-first"]].concat(),
+    );
+    assert!(acc(&v, "rx_packets") > 1_000, "{v}");
+    assert_eq!(
+        acc(&v, "tx_packets") + acc(&v, "tx_dropped") + acc(&v, "rx_ring_full"),
+        acc(&v, "rx_packets") + 64,
+        "{v}"
+    );
+    // Which lcore polls rx and which runs the engine, per stream.
+    assert!(
+        out.contains("lcore 1: pipeline RX P=0/Q=0 -> ring"),
+        "{out}"
+    );
+    assert!(
+        out.contains("lcore 2: io ring from RX P=0/Q=0 -> TX P=1/Q=0"),
+        "{out}"
+    );
+    assert!(out.contains("RX-ring-full: "), "{out}");
+}
+
+/// Null ports receive as fast as asked: the rings overflow, and every packet received is
+/// sent, dropped at tx or dropped at a full ring; after stop the pool has every mbuf back.
+#[test]
+fn pipeline_on_null_ports_counts_every_packet_and_leaks_no_mbuf() {
+    let (_, v) = run_on(
+        "0,1,2",
+        &["net_vpmd_null0", "net_vpmd_null1"],
+        "macswap",
+        &PIPELINE,
+    );
+    let rx = acc(&v, "rx_packets");
+    assert!(rx > 1_000, "{v}");
+    assert_eq!(
+        rx,
+        acc(&v, "tx_packets") + acc(&v, "tx_dropped") + acc(&v, "rx_ring_full"),
+        "{v}"
+    );
+    let m = &v["mbufs_in_use"];
+    assert_eq!(m["after_stop"], m["before_start"], "{v}");
+}
+
+#[test]
+fn pipeline_needs_two_forwarding_cores() {
+    fails_with(
+        &[
+            "-l",
+            "0,1",
+            "--pipeline",
+            "--vdev",
+            "net_vpmd_null0",
+            "--vdev",
+            "net_vpmd_null1",
+        ],
+        "forwarding.pipeline: --pipeline runs each stream on an rx lcore and a worker lcore: \
+         it needs --nb-cores (forwarding.nb_cores) of at least 2, got 1",
+    );
 }
 
 #[track_caller]

@@ -32,12 +32,17 @@ fn collect(mut from: impl Read + Send + 'static) -> Arc<Mutex<String>> {
 
 impl Prompt {
     fn spawn(vdevs: &[&str]) -> Self {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vpmd-fwd"));
-        cmd.args(["-i", "-l", "0,1"]);
+        let mut args = vec!["-i", "-l", "0,1"];
         for v in vdevs {
-            cmd.args(["--vdev", v]);
+            args.extend(["--vdev", v]);
         }
-        let mut child = cmd
+        Self::spawn_with(&args)
+    }
+
+    /// `vpmd-fwd args` (which make it interactive), once its first prompt is up.
+    fn spawn_with(args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vpmd-fwd"))
+            .args(args)
             .env("VPMD_LOG", "warn")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -226,6 +231,102 @@ fn start_show_stop_set_fwd_and_quit_on_null_ports() {
         out.contains("Port 1 is closed") && out.contains("Bye..."),
         "{out}"
     );
+}
+
+/// testpmd's `--auto-start`: forwarding runs before any `start` is typed.
+#[test]
+fn auto_start_forwards_without_a_start_command() {
+    let mut p = Prompt::spawn_with(&[
+        "-i",
+        "--auto-start",
+        "-l",
+        "0,1",
+        "--vdev",
+        "net_vpmd_null0",
+        "--vdev",
+        "net_vpmd_null1",
+    ]);
+    thread::sleep(Duration::from_millis(300));
+    let stats = p.cmd("show port stats 0");
+    assert!(field(&stats, "RX-packets:") > 0, "{stats}");
+    p.cmd("start");
+    p.error("start: packet forwarding already started");
+    let report = p.cmd("stop");
+    assert!(forward(&report, 0)[0] > 0, "{report}");
+    let (status, out) = p.finish(Some("quit"));
+    assert!(status.success(), "{out}");
+}
+
+/// The prompt's `stop` prints the report the non-interactive run prints: in csum mode,
+/// the checksum lines per port (not in the accumulated block, as testpmd).
+#[test]
+fn csum_stop_report_has_the_checksum_lines() {
+    let mut p = Prompt::spawn(&["net_vpmd_null0", "net_vpmd_null1"]);
+    p.cmd("set fwd csum");
+    p.cmd("start");
+    thread::sleep(Duration::from_millis(200));
+    let report = p.cmd("stop");
+    assert_eq!(report.matches("Bad-ipcsum: ").count(), 2, "{report}");
+    assert_eq!(report.matches("Bad-l4csum: ").count(), 2, "{report}");
+    let acc = block(&report, "Accumulated forward statistics");
+    assert!(!acc.contains("Bad-ipcsum"), "{report}");
+    let (status, out) = p.finish(Some("quit"));
+    assert!(status.success(), "{out}");
+}
+
+/// Every flag this test needs is in the file: -i, --auto-start, --pipeline, --nb-cores,
+/// -l, --vdev, --forward-mode, --disable-link-check.
+#[test]
+fn a_config_file_alone_runs_the_prompt_auto_started_and_pipelined() {
+    let dir = std::env::temp_dir().join(format!("vpmd-prompt-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("fwd.toml");
+    std::fs::write(
+        &cfg,
+        r#"lcores = "0-2"
+[[port]]
+devargs = "net_vpmd_null0"
+[[port]]
+devargs = "net_vpmd_null1"
+[forwarding]
+mode = "csum"
+nb_cores = 2
+pipeline = true
+disable_link_check = true
+[run]
+interactive = true
+auto_start = true
+"#,
+    )
+    .unwrap();
+    let mut p = Prompt::spawn_with(&["--config", cfg.to_str().unwrap()]);
+    let fwd = p.cmd("show config fwd");
+    assert!(
+        fwd.contains("csum packet forwarding - ports=2 - cores=2"),
+        "{fwd}"
+    );
+    assert!(
+        fwd.contains("RX P=1/Q=0 -> TX P=0/Q=0 peer=02:00:00:00:00:00 (pipeline: rx on lcore 1, worker on lcore 2)"),
+        "{fwd}"
+    );
+    thread::sleep(Duration::from_millis(300));
+    // Twice: a stopped pipeline gives its rx and tx queues back for the next start.
+    for round in 0..2 {
+        let report = p.cmd("stop");
+        let acc = block(&report, "Accumulated forward statistics");
+        let [rx, _, tx, dropped] =
+            ["RX-packets:", "RX-dropped:", "TX-packets:", "TX-dropped:"].map(|k| field(acc, k));
+        assert!(rx > 0, "round {round}: {report}");
+        assert_eq!(rx, tx + dropped + field(acc, "RX-ring-full:"), "{report}");
+        assert!(report.contains("Bad-ipcsum: "), "{report}");
+        if round == 0 {
+            assert!(p.cmd("start").contains("csum packet forwarding"));
+            thread::sleep(Duration::from_millis(200));
+        }
+    }
+    let (status, out) = p.finish(Some("quit"));
+    assert!(status.success(), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -85,6 +85,7 @@ fn config(ports: impl IntoIterator<Item = String>) -> Config {
         },
         run: RunConfig {
             duration: Some(SECONDS),
+            ..d.run
         },
         ..d
     }

@@ -100,7 +100,10 @@ fn clear_stats(s: &mut Session<'_>, sel: &str) -> Result<()> {
 
 fn show_config(s: &Session<'_>, what: &str) -> Result<()> {
     let plan = s.plan();
-    let mut lcores: Vec<u32> = plan.iter().map(|p| p.lcore).collect();
+    let mut lcores: Vec<u32> = plan
+        .iter()
+        .flat_map(|p| std::iter::once(p.lcore).chain(p.worker))
+        .collect();
     lcores.sort_unstable();
     lcores.dedup();
     match what {
@@ -127,7 +130,12 @@ fn set_fwd(s: &mut Session<'_>, mode: &str) -> Result<()> {
         bail!("set fwd: please stop forwarding first");
     }
     let mode: ForwardMode = mode.parse().context("set fwd")?;
-    s.config.forwarding.mode = mode;
+    let old = std::mem::replace(&mut s.config.forwarding.mode, mode);
+    // e.g. txonly under --pipeline.
+    if let Err(e) = s.config.validate() {
+        s.config.forwarding.mode = old;
+        return Err(anyhow!(e).context("set fwd"));
+    }
     println!("Set {mode} packet forwarding mode");
     Ok(())
 }

@@ -2,13 +2,13 @@
 //!
 //! [`run`] opens the configured ports, then reads commands until `quit`, end of input or
 //! Ctrl-C, each of which stops forwarding (printing the forward statistics) and closes
-//! the ports. A failed command prints one line naming it and the prompt goes on.
+//! the ports. With `--auto-start` forwarding starts before the first prompt, as
+//! testpmd. A failed command prints one line naming it and the prompt goes on.
 //! `commands.rs` parses and runs a line, `session.rs` holds the ports and the running
-//! streams, `show.rs` formats, `input.rs` reads lines, `homing.rs` brings queues back
+//! streams, `show.rs` formats, `input.rs` reads lines; `crate::homing` brings queues back
 //! from ended streams.
 
 mod commands;
-mod homing;
 mod input;
 mod session;
 mod show;
@@ -25,7 +25,15 @@ use session::Session;
 
 /// Runs the prompt until `quit`, end of input, or `interrupted` (Ctrl-C) is set.
 pub fn run(config: Config, registry: &Registry, interrupted: &AtomicBool) -> Result<()> {
+    let auto_start = config.run.auto_start;
     let mut session = Session::open(config, registry, interrupted)?;
+    if auto_start {
+        println!("Start automatic packet forwarding");
+        // As a typed `start`: a failure is reported and the prompt goes on.
+        if let Err(e) = commands::execute(&mut session, "start", interrupted) {
+            eprintln!("vpmd-fwd: {e:#}");
+        }
+    }
     let lines = Lines::spawn().context("starting the prompt reader")?;
     loop {
         match lines.next(interrupted) {

@@ -15,15 +15,15 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context, Result};
 use vpmd_config::Config;
 use vpmd_fastpath::lcore::DEFAULT_WEIGHT;
-use vpmd_fastpath::{Lcore, LcoreConfig, LcoreHandle, LcoreStats, PollTask};
+use vpmd_fastpath::{online_cpus, Lcore, LcoreHandle, LcoreStats, PollTask};
 use vpmd_mempool::Mempool;
 use vpmd_pmd::{Port, PortState, PortStats, Registry};
 
-use super::homing::{Homing, Queues};
 use super::show::StreamPlan;
+use crate::homing::Homing;
 use crate::run::{self, ReadyPort};
-use crate::stats::{self, FwdStats};
-use crate::stream::{Stream, StreamStats};
+use crate::stats::{self, FwdStats, StreamCounts};
+use crate::stream::{Queues, Stream, StreamStats};
 
 /// A port with its idle queues and what `show port stats` last showed.
 pub(crate) struct Slot {
@@ -49,9 +49,23 @@ impl Slot {
 /// A stream of the running forwarding configuration.
 struct RunningStream {
     plan: StreamPlan,
-    task: String,
+    /// Its tasks as (lcore, task name), rx first (two under `--pipeline`).
+    tasks: Vec<(u32, String)>,
     stats: Arc<StreamStats>,
 }
+
+impl RunningStream {
+    fn counts(&self) -> StreamCounts<'_> {
+        StreamCounts {
+            rx_port: self.plan.rx.0,
+            tx_port: self.plan.tx.0,
+            stats: &self.stats,
+        }
+    }
+}
+
+/// A stream's tasks (rx first) and its counters, ready to place on lcores.
+type Built = (Vec<Box<dyn PollTask>>, Arc<StreamStats>);
 
 /// A forwarding run: its lcores, its streams, and the counters it started from.
 struct Running {
@@ -59,7 +73,7 @@ struct Running {
     streams: Vec<RunningStream>,
     port_base: Vec<(u16, PortStats)>,
     lcore_base: Vec<LcoreStats>,
-    /// Lcore index the next hot-plugged stream goes to (round robin).
+    /// Lcore index the next hot-plugged task goes to (round robin).
     next_lcore: usize,
 }
 
@@ -74,11 +88,14 @@ pub(crate) struct Session<'a> {
     docked: Receiver<Queues>,
     /// The last run's lcore counters, for `show lcore stats` once stopped.
     last_lcores: Vec<LcoreStats>,
+    /// The CPUs this process may use, read before any lcore pinned itself.
+    online: Vec<usize>,
 }
 
 impl<'a> Session<'a> {
     /// Creates the pool and opens the configured ports (ids 0..).
     pub(crate) fn open(config: Config, registry: &'a Registry, stop: &AtomicBool) -> Result<Self> {
+        let online = online_cpus();
         let pool = Mempool::new("mbuf_pool", &run::pool_config(&config))
             .context("creating the mbuf pool")?;
         let mut ports = Vec::new();
@@ -100,6 +117,7 @@ impl<'a> Session<'a> {
             home,
             docked,
             last_lcores: Vec::new(),
+            online,
         })
     }
 
@@ -133,7 +151,8 @@ impl<'a> Session<'a> {
     pub(crate) fn fwd_lcores(&self, nb_streams: usize) -> Vec<u32> {
         let f = &self.config.forwarding;
         let workers = self.config.lcores.workers();
-        let n = (f.nb_cores as usize).min(nb_streams).min(workers.len());
+        let nb_tasks = nb_streams * run::tasks_per_stream(f);
+        let n = (f.nb_cores as usize).min(nb_tasks).min(workers.len());
         workers[..n].to_vec()
     }
 
@@ -143,7 +162,8 @@ impl<'a> Session<'a> {
     }
 
     /// The streams: those running, or those `start` would build (testpmd's topology over
-    /// the attached ports; rx queue q feeds tx queue q).
+    /// the attached ports; rx queue q feeds tx queue q; task j on lcore j % lcores, as the
+    /// non-interactive run places them).
     pub(crate) fn plan(&self) -> Vec<StreamPlan> {
         if let Some(r) = &self.running {
             return r.streams.iter().map(|s| s.plan).collect();
@@ -159,24 +179,24 @@ impl<'a> Session<'a> {
         if lcores.is_empty() {
             return Vec::new();
         }
+        let k = run::tasks_per_stream(f);
+        let on = |j: usize| lcores[j % lcores.len()];
         pairs
             .into_iter()
             .enumerate()
             .map(|(i, (rx, tx))| StreamPlan {
                 rx,
                 tx,
-                lcore: lcores[i % lcores.len()],
+                lcore: on(k * i),
+                worker: f.pipeline.then(|| on(k * i + 1)),
                 peer: self.peer(tx.0),
             })
             .collect()
     }
 
-    /// Builds the task for `plan` from the ports' idle queues, after `bursts` tx-first bursts.
-    fn build(
-        &mut self,
-        plan: &StreamPlan,
-        bursts: u32,
-    ) -> Result<(Box<dyn PollTask>, Arc<StreamStats>)> {
+    /// Builds the tasks for `plan` (rx first) from the ports' idle queues, after `bursts`
+    /// tx-first bursts.
+    fn build(&mut self, plan: &StreamPlan, bursts: u32) -> Result<Built> {
         let (p, t) = (plan.rx.0, plan.tx.0);
         let rx = self.slot_mut(p)?.ready.rx[plan.rx.1 as usize]
             .take()
@@ -191,22 +211,29 @@ impl<'a> Session<'a> {
         for _ in 0..bursts {
             Stream::send_one_burst(&mut tx, &ctx, &stats);
         }
-        let mode = self.config.forwarding.mode;
-        let task = run::stream_task(mode, rx, tx, ctx, Arc::clone(&stats));
-        Ok((Homing::boxed(task, self.home.clone()), stats))
+        let tasks = run::stream_tasks(&self.config.forwarding, rx, tx, ctx, Arc::clone(&stats))?;
+        let tasks = tasks
+            .into_iter()
+            .map(|t| Homing::boxed(t, self.home.clone()))
+            .collect();
+        Ok((tasks, stats))
     }
 
     /// Puts the queues of ended streams back in their ports (dropping those of a port
     /// being detached).
     fn dock(&mut self) {
         while let Ok((rx, tx)) = self.docked.try_recv() {
-            if let Some(Some(s)) = self.ports.get_mut(rx.port() as usize) {
-                let q = rx.queue() as usize;
-                s.ready.rx[q] = Some(rx);
+            if let Some(rx) = rx {
+                if let Some(Some(s)) = self.ports.get_mut(rx.port() as usize) {
+                    let q = rx.queue() as usize;
+                    s.ready.rx[q] = Some(rx);
+                }
             }
-            if let Some(Some(s)) = self.ports.get_mut(tx.port() as usize) {
-                let q = tx.queue() as usize;
-                s.ready.tx[q] = Some(tx);
+            if let Some(tx) = tx {
+                if let Some(Some(s)) = self.ports.get_mut(tx.port() as usize) {
+                    let q = tx.queue() as usize;
+                    s.ready.tx[q] = Some(tx);
+                }
             }
         }
     }
@@ -244,14 +271,19 @@ impl<'a> Session<'a> {
         let mut streams = Vec::new();
         for plan in &plans {
             match self.build(plan, tx_first) {
-                Ok((task, stats)) => {
-                    let at = lcores.iter().position(|&l| l == plan.lcore).unwrap_or(0);
+                Ok((tasks, stats)) => {
+                    let places = std::iter::once(plan.lcore).chain(plan.worker);
+                    let mut named = Vec::new();
+                    for (task, lc) in tasks.into_iter().zip(places) {
+                        let at = lcores.iter().position(|&l| l == lc).unwrap_or(0);
+                        named.push((lc, task.name().to_owned()));
+                        lists[at].push((task, DEFAULT_WEIGHT));
+                    }
                     streams.push(RunningStream {
                         plan: *plan,
-                        task: task.name().to_owned(),
+                        tasks: named,
                         stats,
                     });
-                    lists[at].push((task, DEFAULT_WEIGHT));
                 }
                 Err(e) => {
                     drop(lists);
@@ -262,7 +294,7 @@ impl<'a> Session<'a> {
         }
         let mut handles = Vec::new();
         for (&lc, list) in lcores.iter().zip(lists) {
-            match Lcore::spawn(LcoreConfig::new(lc as usize, lc), list) {
+            match Lcore::spawn(run::lcore_config(lc, &self.online), list) {
                 Ok(h) => handles.push(h),
                 Err(e) => {
                     for h in handles {
@@ -293,22 +325,28 @@ impl<'a> Session<'a> {
         println!("Telling cores to stop...\nWaiting for lcores to finish...");
         self.last_lcores = self.lcore_stats_of(&r);
         let mut failed = None;
+        let mut ended = Vec::new();
         for h in r.lcores {
             let id = h.lcore_id();
-            // Dropping the returned tasks sends their queues home.
-            if let Err(e) = h.stop() {
-                failed = Some(anyhow!(e).context(format!("stopping forwarding lcore {id}")));
+            match h.stop() {
+                Ok(tasks) => ended.push(tasks),
+                Err(e) => {
+                    failed = Some(anyhow!(e).context(format!("stopping forwarding lcore {id}")))
+                }
             }
         }
+        // Every lcore has stopped: dropping the tasks ends them (pipeline workers forward
+        // what their rings hold) and sends their queues home.
+        drop(ended);
         self.dock();
+        let counts: Vec<StreamCounts<'_>> = r.streams.iter().map(RunningStream::counts).collect();
         let mut ids = Vec::new();
         let mut forward = Vec::new();
         for (id, base) in &r.port_base {
             let Ok(slot) = self.slot(*id) else { continue };
-            let dropped = r.streams.iter().filter(|s| s.plan.tx.0 == *id);
-            let dropped = dropped.map(|s| s.stats.dropped.get()).sum();
+            let s = slot.port().stats().since(base);
             ids.push(*id);
-            forward.push(FwdStats::of_port(&slot.port().stats().since(base), dropped));
+            forward.push(FwdStats::of_port(*id, &s, &counts, &self.config.forwarding));
         }
         print!("{}", stats::forward_report(&ids, &forward));
         print!("{}", stats::lcore_report(&self.last_lcores));
@@ -415,33 +453,43 @@ impl<'a> Session<'a> {
             r.port_base.push((id, base));
         }
         let peer = self.peer(id);
+        let pipeline = self.config.forwarding.pipeline;
         for q in 0..self.config.forwarding.rxq as u16 {
             let Some(r) = self.running.as_mut() else {
                 return Ok(());
             };
-            let at = r.next_lcore % r.lcores.len();
-            r.next_lcore += 1;
-            let lcore = r.lcores[at].lcore_id();
+            let mut next = || {
+                let at = r.next_lcore % r.lcores.len();
+                r.next_lcore += 1;
+                r.lcores[at].lcore_id()
+            };
+            let lcore = next();
+            let worker = pipeline.then(next);
             let plan = StreamPlan {
                 rx: (id, q),
                 tx: (id, q),
                 lcore,
+                worker,
                 peer,
             };
-            let (task, stats) = self.build(&plan, 0)?;
-            let name = task.name().to_owned();
+            let (tasks, stats) = self.build(&plan, 0)?;
             let Some(r) = self.running.as_mut() else {
                 return Ok(());
             };
+            let named = std::iter::once(lcore).chain(worker);
+            let named = named.zip(tasks.iter().map(|t| t.name().to_owned()));
             r.streams.push(RunningStream {
                 plan,
-                task: name,
+                tasks: named.collect(),
                 stats,
             });
-            if let Err(e) = r.lcores[at].add_task(task, DEFAULT_WEIGHT) {
-                r.streams.pop();
-                self.dock();
-                return Err(e).context(format!("adding port {id}'s stream to lcore {lcore}"));
+            // Rx first: a worker added alone would only find its ring empty.
+            for (task, lc) in tasks.into_iter().zip(std::iter::once(lcore).chain(worker)) {
+                let h = r.lcores.iter().find(|h| h.lcore_id() == lc);
+                // On failure `attach` detaches the port, taking its streams off again.
+                h.context("stream on an unknown lcore")?
+                    .add_task(task, DEFAULT_WEIGHT)
+                    .with_context(|| format!("adding port {id}'s stream to lcore {lc}"))?;
             }
         }
         Ok(())
@@ -458,16 +506,14 @@ impl<'a> Session<'a> {
                 .partition(|s| s.plan.rx.0 == id || s.plan.tx.0 == id);
             r.streams = others;
             r.port_base.retain(|(p, _)| *p != id);
-            for s in mine {
-                let at = r.lcores.iter().position(|h| h.lcore_id() == s.plan.lcore);
-                let h = at
-                    .map(|i| &r.lcores[i])
-                    .context("stream on an unknown lcore")?;
+            for (lc, task) in mine.iter().flat_map(|s| &s.tasks) {
+                let h = r.lcores.iter().find(|h| h.lcore_id() == *lc);
+                let h = h.context("stream on an unknown lcore")?;
                 // Dropping the removed task sends its queues home; the lcore no longer
-                // polls them once `remove_task` returns.
-                h.remove_task(&s.task).with_context(|| {
-                    format!("removing stream {:?} from lcore {}", s.task, s.plan.lcore)
-                })?;
+                // polls them once `remove_task` returns. Rx stages go first, so a
+                // pipeline worker forwards all its ring will ever hold as it ends.
+                h.remove_task(task)
+                    .with_context(|| format!("removing stream {task:?} from lcore {lc}"))?;
             }
         }
         self.dock();

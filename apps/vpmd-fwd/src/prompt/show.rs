@@ -14,8 +14,10 @@ use vpmd_pmd::Port;
 pub(crate) struct StreamPlan {
     pub(crate) rx: (u16, u16),
     pub(crate) tx: (u16, u16),
-    /// Lcore id of the forwarding lcore.
+    /// Lcore id of the forwarding lcore (under `--pipeline`, the one polling rx).
     pub(crate) lcore: u32,
+    /// Under `--pipeline`, the lcore running the engine and tx.
+    pub(crate) worker: Option<u32>,
     /// Destination MAC the `mac` engine writes.
     pub(crate) peer: [u8; 6],
 }
@@ -104,7 +106,10 @@ pub(crate) fn config_fwd(
         streams.len()
     );
     for &lc in lcores {
-        let mine: Vec<&StreamPlan> = streams.iter().filter(|s| s.lcore == lc).collect();
+        let mine: Vec<&StreamPlan> = streams
+            .iter()
+            .filter(|s| s.lcore == lc || s.worker == Some(lc))
+            .collect();
         let _ = write!(
             o,
             "Logical Core {lc} forwards packets on {} streams:",
@@ -118,6 +123,13 @@ pub(crate) fn config_fwd(
             );
             if mode != ForwardMode::RxOnly {
                 let _ = write!(o, "peer={}", MacAddr::new(s.peer));
+            }
+            if let Some(w) = s.worker {
+                let _ = write!(
+                    o,
+                    " (pipeline: rx on lcore {}, worker on lcore {w})",
+                    s.lcore
+                );
             }
         }
         o.push('\n');
@@ -180,6 +192,7 @@ mod tests {
             rx: (rx, 0),
             tx: (tx, 0),
             lcore,
+            worker: None,
             peer: [2, 0, 0, 0, 0, tx as u8],
         };
         let text = config_fwd(ForwardMode::Io, 2, &[1, 2], &[s(0, 1, 1), s(1, 0, 2)]);
@@ -190,5 +203,27 @@ mod tests {
              Logical Core 2 forwards packets on 1 streams:\n  RX P=1/Q=0 -> TX P=0/Q=0 peer=02:00:00:00:00:00\n"
         );
         assert_eq!(config_cores(&[1, 2]), "List of forwarding lcores:  1  2\n");
+    }
+
+    #[test]
+    fn config_fwd_shows_the_rx_and_worker_lcores_of_a_pipeline() {
+        let s = StreamPlan {
+            rx: (0, 0),
+            tx: (0, 0),
+            lcore: 1,
+            worker: Some(2),
+            peer: [2, 0, 0, 0, 0, 0],
+        };
+        let text = config_fwd(ForwardMode::Io, 1, &[1, 2], &[s]);
+        let line = "  RX P=0/Q=0 -> TX P=0/Q=0 peer=02:00:00:00:00:00 \
+                    (pipeline: rx on lcore 1, worker on lcore 2)";
+        assert_eq!(
+            text,
+            format!(
+                "io packet forwarding - ports=1 - cores=2 - streams=1\n\
+                 Logical Core 1 forwards packets on 1 streams:\n{line}\n\
+                 Logical Core 2 forwards packets on 1 streams:\n{line}\n"
+            )
+        );
     }
 }

@@ -1,22 +1,21 @@
-//! A stream task that sends its queues home when it ends, so `stop` and `port detach`
-//! get them back from the lcore runtime, which returns tasks only as `Box<dyn PollTask>`.
+//! A stream task that ends properly when dropped: it forwards what its `--pipeline` ring
+//! still holds and sends its queues home, so `stop` and `port detach` get them back from
+//! the lcore runtime, which returns tasks only as `Box<dyn PollTask>`.
 //!
-//! Must never: do more than forward `poll` while running; the send happens on drop only.
+//! Must never: do more than forward `poll` while running; ending happens on drop only,
+//! once every lcore of the run has stopped (else a ring may still be filling).
 
 use std::sync::mpsc::Sender;
 
 use vpmd_fastpath::PollTask;
-use vpmd_pmd::{PortRx, PortTx};
 
-use crate::stream::StreamTask;
+use crate::stream::{Queues, StreamTask};
 
-/// The queues of an ended stream, on their way back to the prompt.
-pub(crate) type Queues = (PortRx, PortTx);
-
-/// Wraps a stream; dropping it (after `stop` or `remove_task`) sends the queues home.
+/// Wraps a stream task; dropping it (after `stop` or `remove_task`) ends the task and
+/// sends its queues to `home`.
 pub(crate) struct Homing {
     name: String,
-    // An `Option` only so that `drop` can take the stream out.
+    // An `Option` only so that `drop` can take the task out.
     stream: Option<Box<dyn StreamTask>>,
     home: Sender<Queues>,
 }
@@ -45,7 +44,8 @@ impl PollTask for Homing {
 impl Drop for Homing {
     fn drop(&mut self) {
         if let Some(s) = self.stream.take() {
-            // The prompt gone (process exiting) means nobody wants the queues: drop them.
+            // Nobody listening (a finished run, or the process exiting) means nobody
+            // wants the queues: drop them.
             let _ = self.home.send(s.into_queues());
         }
     }
