@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use vpmd_config::{Config, RunConfig};
 use vpmd_pmd::Registry;
 use vpmd_qemu_harness::{detect_accel, missing_prerequisites, Finished, RunGuest};
 use vpmd_xen::platform::sim::Host;
@@ -37,17 +36,15 @@ pub(super) fn run(registry: &Registry, stop: &AtomicBool) -> Result<()> {
     let xen = xen_guest::start_responder(&host)?;
     let sock = dir.0.join("vhost1.sock");
     // Until the guest's verdict: the watcher below stops forwarding.
-    let c = Config {
-        run: RunConfig { duration: None },
-        ..config([
-            format!(
-                "net_vpmd_xen0,domid={},sim={}",
-                xen_guest::DOMID,
-                dir.0.display()
-            ),
-            format!("net_vpmd_vhost1,iface={}", sock.display()),
-        ])
-    };
+    let mut c = config([
+        format!(
+            "net_vpmd_xen0,domid={},sim={}",
+            xen_guest::DOMID,
+            dir.0.display()
+        ),
+        format!("net_vpmd_vhost1,iface={}", sock.display()),
+    ]);
+    c.run.duration = None;
     println!(
         "vpmd-fwd: running the QEMU demo (io forwarding until the guest's verdict; sim host, \
          socket and guest log in {}):\n  \
