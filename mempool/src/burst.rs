@@ -57,6 +57,12 @@ impl<T> Burst<T> {
         Ok(())
     }
 
+    /// The items, for the pool to append to in one go; callers keep within `room()`.
+    #[inline]
+    pub(crate) fn items_mut(&mut self) -> &mut Vec<T> {
+        &mut self.items
+    }
+
     /// Removes and returns the last item.
     #[inline]
     pub fn pop(&mut self) -> Option<T> {

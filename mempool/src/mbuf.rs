@@ -211,9 +211,36 @@ impl Mbuf {
             && self.refcnt().load(Ordering::Acquire) == 1
     }
 
-    /// Frees every packet in `pkts` (`rte_pktmbuf_free_bulk`): simple packets go back to
-    /// their pool's cache one run at a time instead of one call each.
+    /// Frees every packet in `pkts` (`rte_pktmbuf_free_bulk`). The usual burst, simple
+    /// packets of one pool, goes back to the pool's cache in one call straight from the
+    /// burst's array of handles; any other mix, one run of simple packets at a time.
     pub fn free_bulk(pkts: &mut crate::Burst<Mbuf>) {
+        let items = pkts.items_mut();
+        let Some(first) = items.first() else {
+            return;
+        };
+        let pool = get!(first, pool);
+        if items.iter().all(|m| m.is_simple() && get!(m, pool) == pool) {
+            let n = items.len();
+            // SAFETY: `Mbuf` is `repr(transparent)` over `NonNull<MbufHdr>`, so the
+            // burst's first `n` slots are `n` header pointers. The length goes to 0
+            // first: the handles are given up before the pool takes the headers, so no
+            // unwind can drop them again, and the slots stay allocated (capacity is
+            // kept) while `put_bulk` reads them. Each is a simple header of `pool`
+            // owned by its handle alone.
+            unsafe {
+                items.set_len(0);
+                let hdrs = std::slice::from_raw_parts(items.as_ptr().cast::<NonNull<MbufHdr>>(), n);
+                (*pool).put_bulk(hdrs);
+            }
+            return;
+        }
+        Self::free_runs(pkts);
+    }
+
+    /// [`free_bulk`](Self::free_bulk) for a burst that mixes pools or holds chains and
+    /// clones.
+    fn free_runs(pkts: &mut crate::Burst<Mbuf>) {
         const RUN: usize = 64;
         let mut run = [NonNull::<MbufHdr>::dangling(); RUN];
         let mut n = 0;

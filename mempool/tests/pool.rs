@@ -97,6 +97,36 @@ fn lcore_cache_serves_hits_and_flushes_back() {
 }
 
 #[test]
+fn free_bulk_takes_one_pool_at_once_and_any_mix_in_runs() {
+    let (p, q) = (pool(256, 32, true), pool(256, 32, true));
+    std::thread::spawn(move || {
+        let _lcore = LcoreGuard::claim_any().unwrap();
+        let mut b = Burst::with_capacity(64);
+        // One pool, simple packets: the whole burst in one put.
+        p.alloc_bulk(&mut b, 40).unwrap();
+        Mbuf::free_bulk(&mut b);
+        assert!(b.is_empty());
+        assert_eq!(p.stats().in_use, 0);
+        // Two pools, a chain and a clone (whose direct buffer stays with `keep`).
+        p.alloc_bulk(&mut b, 3).unwrap();
+        q.alloc_bulk(&mut b, 3).unwrap();
+        let mut chain = p.alloc().unwrap();
+        chain.chain(q.alloc().unwrap()).unwrap();
+        b.push(chain).unwrap();
+        let keep = q.alloc().unwrap();
+        b.push(keep.clone_in(&p).unwrap()).unwrap();
+        p.alloc_bulk(&mut b, 2).unwrap();
+        Mbuf::free_bulk(&mut b);
+        assert!(b.is_empty());
+        assert_eq!((p.stats().in_use, q.stats().in_use), (0, 1));
+        drop(keep);
+        assert_eq!(q.stats().in_use, 0);
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
 fn cached_and_shared_paths_meet_in_the_middle() {
     // Allocate everything on an lcore, free on a control thread and back.
     let p = pool(256, 32, true);
