@@ -43,6 +43,7 @@ pub(super) fn precheck(seg: &CopySegment<'_>) -> Option<GrantStatus> {
 #[derive(Debug, Default)]
 struct Scratch {
     which: Vec<usize>,
+    early: Vec<(usize, GrantStatus)>,
     raw: Vec<GntdevCopySegment>,
 }
 
@@ -91,8 +92,12 @@ impl AsRef<SharedMem> for LinuxMapping {
 
 impl Drop for LinuxMapping {
     fn drop(&mut self) {
+        let count = self.count;
         if let Err(e) = self.release() {
-            log::warn!("gntdev: unmap of {} at {:#x}: {e}", self.count, self.index);
+            log::warn!(
+                "gntdev: unmap of {count} grant(s) at {:#x}: {e}",
+                self.index
+            );
         }
     }
 }
@@ -103,9 +108,9 @@ impl GrantOps for LinuxGrants {
 
     fn copy(&self, segments: &mut [CopySegment<'_>]) -> Result<(), GrantError> {
         let mut s = self.scratch.lock().unwrap_or_else(PoisonError::into_inner);
-        let Scratch { which, raw } = &mut *s;
+        let Scratch { which, early, raw } = &mut *s;
         which.clear();
-        let mut early = Vec::new();
+        early.clear();
         for (i, seg) in segments.iter().enumerate() {
             match precheck(seg) {
                 Some(st) => early.push((i, st)),
@@ -113,7 +118,7 @@ impl GrantOps for LinuxGrants {
             }
         }
         ioctl::grant_copy(self.dev.as_fd(), segments, which, raw)?;
-        for (i, st) in early {
+        for &(i, st) in early.iter() {
             segments[i].set_status(st);
         }
         Ok(())

@@ -6,7 +6,7 @@
 //!
 //! Needs the `xen-gntdev` and `xen-evtchn` modules loaded and xenstored running in
 //! this domain; where a device is missing (not a Xen domain), opening fails naming it.
-//! Unsafe code: the ioctls ([`ioctl`]) and the gntdev `mmap` (in
+//! Unsafe code: the ioctls (module `ioctl`) and the gntdev `mmap` (in
 //! [`shm`](super::shm)).
 
 pub mod evtchn;
