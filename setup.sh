@@ -37,6 +37,17 @@ QEMU_PACKAGES=(
   librte-net-vhost23
 )
 
+# The nested-Xen harness (harness/xen/): the Xen 4.17 hypervisor and its
+# toolstack (xl, xenstored, xenconsoled and their libraries, copied into the
+# dom0 initramfs; nothing runs them on this machine), plus the QEMU packages
+# above. libxen-dev: the gntdev/evtchn uapi headers the linux platform's struct
+# layouts are checked against. The xen-utils postinst prints "Can't find
+# hypervisor information in sysfs" on a machine that is not a Xen domain:
+# harmless.
+XEN_PACKAGES=(
+  xen-hypervisor-4.17-amd64 xen-utils-4.17 libxen-dev
+)
+
 # ---------------------------------------------------------------------------
 # Steps
 # ---------------------------------------------------------------------------
@@ -120,6 +131,13 @@ step_qemu() {
   log "qemu harness packages ok ($INSTALLED installed, $(qemu-system-x86_64 --version | head -n1))"
 }
 
+step_xen() {
+  install_missing --no-install-recommends -- "${XEN_PACKAGES[@]}"
+  compgen -G '/boot/xen-4.17*.gz' >/dev/null || die "no /boot/xen-4.17*.gz after installing xen-hypervisor-4.17-amd64"
+  [[ -x /usr/lib/xen-4.17/bin/xl ]] || die "/usr/lib/xen-4.17/bin/xl missing after installing xen-utils-4.17"
+  log "xen harness packages ok ($INSTALLED installed)"
+}
+
 # ---------------------------------------------------------------------------
 # Step list: run in order. Later issues add their steps here (define the
 # function above, then list it), e.g. step_ovs, step_xen_headers.
@@ -129,6 +147,7 @@ STEPS=(
   step_packages
   step_hugepages
   step_qemu
+  step_xen
 )
 
 main() {

@@ -9,9 +9,10 @@
 //! - [`platform`]: what Xen provides a backend (grant copy and map, event channels,
 //!   xenstore) as traits, a xenstore client for the xenstored wire protocol, and
 //!   [`platform::sim`], a simulated hypervisor for running a backend and a frontend
-//!   on one Linux machine without Xen.
+//!   on one Linux machine without Xen, and [`platform::linux`], a real Xen domain.
 //!
-//! Unsafe code is confined to `platform::shm` (shared mappings); the OS calls (fd
+//! Unsafe code is confined to `platform::shm` (shared mappings) and
+//! `platform::linux::ioctl` (the gntdev and evtchn ioctls); the OS calls (fd
 //! passing, eventfds, sealed memfds, `poll`) come from `vpmd-sys`, shared with the vhost
 //! PMD. Everything else is safe Rust.
 

@@ -4,8 +4,10 @@
 //!
 //! Devargs: `domid=N` (the frontend's domain, required), `devid=M` (the vif, default
 //! 0), `queues=K` (`multi-queue-max-queues`, 1..=8, default 1), `split-evtchn=0|1`
-//! (offer `feature-split-event-channels`, default 1), `sim=DIR` (the sim host's socket
-//! directory: the platform; required until a Linux dom0 platform exists),
+//! (offer `feature-split-event-channels`, default 1), `sim=DIR` (the platform: the sim
+//! host's socket directory; without it the port runs on the real Xen domain it is in,
+//! [`LinuxPlatform`] through `/dev/xen/gntdev`, `/dev/xen/evtchn` and xenstored's
+//! socket, as a dom0 backend with the kernel's xen-netback not loaded),
 //! `rate=BYTES/USEC` (guest tx credit per queue: BYTES every USEC microseconds; the
 //! vif's xenstore `rate` key, if the toolstack wrote one, takes precedence and is
 //! followed live),
@@ -17,7 +19,7 @@
 //! mapped fragment's request is answered when the last mbuf pointing at it is freed, so
 //! an application holding such mbufs holds guest ring slots. 0 copies everything.
 //!
-//! The vif must exist in xenstore (the toolstack's job; in the sim,
+//! The vif must exist in xenstore (the toolstack's job: `xl create`, or in the sim
 //! [`create_vif`](crate::platform::sim::create_vif)). A control thread per port serves
 //! the frontend's xenbus events and its control ring (the hash settings are xstats; a
 //! native application reads the guest's mapping table with
@@ -47,6 +49,7 @@ use crate::backend::xenbus::MAX_QUEUES;
 use crate::backend::{
     BackendConfig, Clock, GuestRxRing, GuestTxRing, Netback, QueueCounters, Rate,
 };
+use crate::platform::linux::{LinuxPaths, LinuxPlatform};
 use crate::platform::sim::{SimPaths, SimPlatform};
 use crate::platform::xenstore::COALESCE_AT;
 use crate::platform::{Platform, XenStore};
@@ -70,10 +73,19 @@ const KEYS: &[&str] = &[
 #[derive(Debug, Default)]
 pub struct XenDriver;
 
+/// Which platform a port runs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PlatformArg {
+    /// The sim host whose sockets are in this directory (`sim=DIR`).
+    Sim(PathBuf),
+    /// The Xen domain this process runs in (no `sim=`).
+    Linux,
+}
+
 #[derive(Debug, Clone)]
 struct XenArgs {
     cfg: BackendConfig,
-    sim: PathBuf,
+    platform: PlatformArg,
 }
 
 impl XenArgs {
@@ -88,12 +100,15 @@ impl XenArgs {
                     .ok_or_else(|| r.bad("rate", v, "expected BYTES/USEC, both positive"))?,
             ),
         };
-        let sim = r.require("sim")?;
-        if sim.is_empty() {
-            return Err(r
-                .bad("sim", sim, "expected the sim host's socket directory")
-                .into());
-        }
+        let platform = match r.get("sim") {
+            None => PlatformArg::Linux,
+            Some("") => {
+                return Err(r
+                    .bad("sim", "", "expected the sim host's socket directory")
+                    .into())
+            }
+            Some(dir) => PlatformArg::Sim(PathBuf::from(dir)),
+        };
         Ok(Self {
             cfg: BackendConfig {
                 frontend: DomId(domid),
@@ -107,7 +122,7 @@ impl XenArgs {
                 // A fragment never exceeds a page.
                 copy_threshold: r.uint("copy-threshold", 0..=XEN_PAGE_SIZE as u16, 0)?,
             },
-            sim: PathBuf::from(sim),
+            platform,
         })
     }
 }
@@ -122,20 +137,20 @@ fn ms(r: &DevargsReader<'_>, key: &str, default: Duration) -> Result<Duration, P
     )?))
 }
 
-type Nb = Arc<Mutex<Netback<SimPlatform>>>;
+type Nb<P> = Arc<Mutex<Netback<P>>>;
 
-struct XenDev {
+struct XenDev<P: Platform + 'static> {
     port: u16,
-    nb: Nb,
-    rx: Vec<Option<Reader<GuestTxRing<SimPlatform>>>>,
-    tx: Vec<Option<Reader<GuestRxRing<SimPlatform>>>>,
+    nb: Nb<P>,
+    rx: Vec<Option<Reader<GuestTxRing<P>>>>,
+    tx: Vec<Option<Reader<GuestRxRing<P>>>>,
     stats: Vec<Arc<QueueCounters>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     mtu: u16,
 }
 
-fn lock(nb: &Nb) -> std::sync::MutexGuard<'_, Netback<SimPlatform>> {
+fn lock<P: Platform>(nb: &Nb<P>) -> std::sync::MutexGuard<'_, Netback<P>> {
     nb.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -151,12 +166,36 @@ impl Driver for XenDriver {
             driver: NAME,
             reason,
         };
-        let platform = Arc::new(
-            SimPlatform::connect(&SimPaths::in_dir(&a.sim), DomId::DOM0)
-                .map_err(|e| fail(format!("sim={}: {e}", a.sim.display())))?,
-        );
-        let (nb, ends) = Netback::probe(Arc::clone(&platform), a.cfg.clone())
-            .map_err(|e| fail(e.to_string()))?;
+        match &a.platform {
+            PlatformArg::Sim(dir) => {
+                let p = SimPlatform::connect(&SimPaths::in_dir(dir), DomId::DOM0)
+                    .map_err(|e| fail(format!("sim={}: {e}", dir.display())))?;
+                start(p, a.cfg, port)
+            }
+            PlatformArg::Linux => {
+                let p = LinuxPlatform::open(&LinuxPaths::default())
+                    .map_err(|e| fail(format!("Xen platform (no sim=): {e}")))?;
+                start(p, a.cfg, port)
+            }
+        }
+    }
+}
+
+/// Probes the vif on `platform` and starts its control thread.
+fn start<P: Platform + 'static>(
+    platform: P,
+    cfg: BackendConfig,
+    port: u16,
+) -> Result<Box<dyn EthDev>, PmdError> {
+    {
+        let fail = |reason: String| PmdError::Driver {
+            port,
+            driver: NAME,
+            reason,
+        };
+        let platform = Arc::new(platform);
+        let (nb, ends) =
+            Netback::probe(Arc::clone(&platform), cfg).map_err(|e| fail(e.to_string()))?;
         let stats = nb.queue_stats();
         let nb = Arc::new(Mutex::new(nb));
         let stop = Arc::new(AtomicBool::new(false));
@@ -164,7 +203,7 @@ impl Driver for XenDriver {
             let (nb, stop) = (Arc::clone(&nb), Arc::clone(&stop));
             std::thread::Builder::new()
                 .name(format!("xen-ctl-{port}"))
-                .spawn(move || control_loop(&platform, &nb, &stop))
+                .spawn(move || control_loop::<P>(&platform, &nb, &stop))
                 .map_err(|e| fail(e.to_string()))?
         };
         let (mut rx, mut tx) = (Vec::new(), Vec::new());
@@ -188,7 +227,7 @@ impl Driver for XenDriver {
 /// Serves the vif's xenbus events, control ring and event channels until `stop`.
 /// Events that queued up are handled once (the keys are re-read), so a guest rewriting
 /// its keys costs one pass per loop, not one per write.
-fn control_loop(platform: &SimPlatform, nb: &Nb, stop: &AtomicBool) {
+fn control_loop<P: Platform>(platform: &P, nb: &Nb<P>, stop: &AtomicBool) {
     let st = platform.store();
     while !stop.load(Ordering::Relaxed) {
         let wait = {
@@ -227,7 +266,7 @@ fn control_loop(platform: &SimPlatform, nb: &Nb, stop: &AtomicBool) {
     }
 }
 
-impl XenDev {
+impl<P: Platform + 'static> XenDev<P> {
     fn err(&self, reason: impl Into<String>) -> PmdError {
         PmdError::Driver {
             port: self.port,
@@ -237,7 +276,7 @@ impl XenDev {
     }
 }
 
-impl EthDev for XenDev {
+impl<P: Platform + 'static> EthDev for XenDev<P> {
     fn info(&self) -> DevInfo {
         let q = self.rx.len() as u16;
         DevInfo {
@@ -334,7 +373,7 @@ impl EthDev for XenDev {
     }
 }
 
-impl Drop for XenDev {
+impl<P: Platform + 'static> Drop for XenDev<P> {
     fn drop(&mut self) {
         if self.thread.is_some() {
             let _ = self.close();
@@ -343,15 +382,15 @@ impl Drop for XenDev {
 }
 
 /// Receive queue: the guest's tx ring.
-struct XenRx {
-    reader: Reader<GuestTxRing<SimPlatform>>,
+struct XenRx<P: Platform> {
+    reader: Reader<GuestTxRing<P>>,
     pool: Mempool,
     port: u16,
     counters: Arc<RxCounters>,
     bufs: Vec<Mbuf>,
 }
 
-impl RxQueue for XenRx {
+impl<P: Platform> RxQueue for XenRx<P> {
     fn rx_burst(&mut self, out: &mut Burst<Mbuf>, max: usize) -> usize {
         let start = out.len();
         match self.reader.enter() {
@@ -369,12 +408,12 @@ impl RxQueue for XenRx {
 }
 
 /// Transmit queue: the guest's rx ring.
-struct XenTx {
-    reader: Reader<GuestRxRing<SimPlatform>>,
+struct XenTx<P: Platform> {
+    reader: Reader<GuestRxRing<P>>,
     counters: Arc<TxCounters>,
 }
 
-impl TxQueue for XenTx {
+impl<P: Platform> TxQueue for XenTx<P> {
     fn tx_burst(&mut self, pkts: &mut Burst<Mbuf>) -> usize {
         match self.reader.enter() {
             Some(t) => {
@@ -419,13 +458,18 @@ mod tests {
                 usec: 1000
             })
         );
+        assert_eq!(a.platform, PlatformArg::Sim(PathBuf::from("/x")));
+        assert_eq!(
+            parse("net_vpmd_xen0,domid=5").unwrap().platform,
+            PlatformArg::Linux
+        );
         let a = parse("net_vpmd_xen0,domid=5,sim=/x,copy-threshold=4096").unwrap();
         assert_eq!(a.cfg.copy_threshold, 4096);
         for (s, key) in [
             ("net_vpmd_xen0,sim=/x", "domid"),
             ("net_vpmd_xen0,domid=0,sim=/x", "domid"),
             ("net_vpmd_xen0,domid=x,sim=/x", "domid"),
-            ("net_vpmd_xen0,domid=5", "sim"),
+            ("net_vpmd_xen0,domid=5,sim=", "sim"),
             ("net_vpmd_xen0,domid=5,sim=/x,queues=9", "queues"),
             (
                 "net_vpmd_xen0,domid=5,sim=/x,rate=100",
@@ -452,5 +496,15 @@ mod tests {
             let e = parse(s).unwrap_err().to_string();
             assert!(e.contains(key), "{s}: {e}");
         }
+    }
+
+    #[test]
+    fn without_sim_the_port_runs_on_xen_and_names_what_is_missing() {
+        if std::path::Path::new("/dev/xen/gntdev").exists() {
+            return; // a real Xen domain: probing would talk to its xenstored
+        }
+        let args = "net_vpmd_xen0,domid=5".parse::<Devargs>().unwrap();
+        let e = XenDriver.probe(&args, 0).err().unwrap().to_string();
+        assert!(e.contains("/dev/xen/gntdev"), "{e}");
     }
 }

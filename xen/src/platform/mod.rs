@@ -3,18 +3,19 @@
 //! ([`XenStore`]), bundled by [`Platform`].
 //!
 //! Two implementations: [`sim`] (a simulated hypervisor: two processes on one Linux
-//! machine, no Xen) and, later, `linux` (a real dom0). The traits are shaped after the
-//! dom0 user-space interfaces so that `linux` is a thin layer:
+//! machine, no Xen) and [`linux`] (a real dom0, through the kernel's Xen devices). The
+//! traits are shaped after the dom0 user-space interfaces so that `linux` is a thin
+//! layer:
 //!
 //! | Trait call | Linux dom0 |
 //! |---|---|
 //! | [`GrantOps::copy`] | `IOCTL_GNTDEV_GRANT_COPY` on `/dev/xen/gntdev`: one `gntdev_grant_copy_segment` per [`CopySegment`], the grant side as `{ref, offset, domid}` with `GNTCOPY_source_gref`/`GNTCOPY_dest_gref`, the local buffer as `virt` (gntdev splits it at local page boundaries); statuses are read back per segment. gntdev fails the whole ioctl with `-EINVAL` for a grant side crossing its page, so `linux` pre-checks and answers `GNTST_bad_copy_arg` for that segment alone, as Xen would. |
 //! | [`GrantOps::map`] | `IOCTL_GNTDEV_MAP_GRANT_REF` (`count`, `{domid, ref}` each) then `mmap` of the returned offset, `PROT_READ` or `PROT_READ\|PROT_WRITE` (`GNTMAP_readonly`): one contiguous range, all or nothing. |
 //! | [`GrantOps::unmap`] | `munmap`, then `IOCTL_GNTDEV_UNMAP_GRANT_REF`. |
-//! | [`GrantOps::map_pages`] / [`GrantOps::unmap_pages`] | the same per page, batched (issue 6); the sim pins the grant and points into the guest memory it already maps, no syscall. |
+//! | [`GrantOps::map_pages`] / [`GrantOps::unmap_pages`] | the same per page (`linux`: one ioctl and `mmap` per page for now; batching is issue 6); the sim pins the grant and points into the guest memory it already maps, no syscall. |
 //! | [`EventChannels::bind_interdomain`] | `open("/dev/xen/evtchn")` + `IOCTL_EVTCHN_BIND_INTERDOMAIN` (one evtchn fd per bound port, so each is polled and moved on its own). |
 //! | [`EventChannel::notify`] / `pending` / `unmask` / fd | `IOCTL_EVTCHN_NOTIFY` / non-blocking `read` of the fired port / `write` of the port / the evtchn fd. |
-//! | [`XenStore`] | [`XsClient`](xenstore::XsClient) speaking xenstored's wire protocol to `/run/xenstored/socket` or `/dev/xen/xenbus`, the transport libxenstore itself uses. |
+//! | [`XenStore`] | [`XsClient`](xenstore::XsClient) speaking xenstored's wire protocol to `/run/xenstored/socket` (libxenstore's own transport in dom0; `/dev/xen/xenbus`, for a domain without xenstored, is not wired up yet). |
 //!
 //! # What the grant checks are
 //!
@@ -34,6 +35,7 @@
 
 pub mod evtchn;
 pub mod grant;
+pub mod linux;
 #[allow(unsafe_code)]
 pub mod shm;
 pub mod sim;

@@ -8,8 +8,9 @@
 //! by whoever holds the mbuf (zero-copy guest tx, as netback's mapped fragments are). Mappings are checked
 //! against the file's size first, so a too-short file is an error rather than SIGBUS.
 //!
-//! The sim maps guest memory and grant tables with this; a `/dev/xen/gntdev` mapping is
-//! the same kind of object. (`vhost/src/memory/mmap.rs` is the vhost twin.)
+//! The sim maps guest memory and grant tables with this; a `/dev/xen/gntdev` mapping
+//! ([`SharedMem::map_device`], the `linux` platform) is the same kind of object.
+//! (`vhost/src/memory/mmap.rs` is the vhost twin.)
 
 use std::fs::File;
 use std::io;
@@ -82,6 +83,31 @@ impl SharedMem {
             .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         // SAFETY: a fresh shared mapping at an address of the kernel's choice; the fd is
         // valid for the call and the range was checked against the file size.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                prot(writable),
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                off,
+            )
+        };
+        Self::from_mmap(p, len, writable)
+    }
+
+    /// Maps `len` bytes at `offset` of a device whose driver decides what the range is
+    /// and checks it (`/dev/xen/gntdev`: the offset its map ioctl returned, where the
+    /// `mmap` itself maps the grants); a file size means nothing there.
+    pub fn map_device(file: &File, offset: u64, len: usize, writable: bool) -> io::Result<Self> {
+        let off = libc::off_t::try_from(offset)
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        if len == 0 {
+            return Err(io::ErrorKind::InvalidInput.into());
+        }
+        // SAFETY: a fresh shared mapping at an address of the kernel's choice; the
+        // driver refuses an offset or length it did not set up, and nothing is accessed
+        // here.
         let p = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
