@@ -292,6 +292,13 @@ impl<P: Platform> Netback<P> {
         for path in nb.watched() {
             nb.platform.store().watch(&path, &nb.watch_token())?;
         }
+        // What the kernel netback's hotplug script reports once the vif exists: xl
+        // waits for it, and there is no netdev for a script to set up.
+        nb.platform.store().write(
+            TxId::NONE,
+            &format!("{}/hotplug-status", nb.be),
+            b"connected",
+        )?;
         nb.frontend_changed()?;
         Ok((nb, ends))
     }
@@ -732,7 +739,15 @@ impl<P: Platform> Netback<P> {
         for path in self.watched() {
             let _ = self.platform.store().unwatch(&path, &self.watch_token());
         }
-        Ok(())
+        // The vif is gone: xl must not take this backend for a live one.
+        match self
+            .platform
+            .store()
+            .rm(TxId::NONE, &format!("{}/hotplug-status", self.be))
+        {
+            Err(e) if !e.is_not_found() => Err(e),
+            _ => Ok(()),
+        }
     }
 }
 
