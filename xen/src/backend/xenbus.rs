@@ -752,7 +752,10 @@ impl<P: Platform> Netback<P> {
 }
 
 /// A key's value as a string, `None` if missing.
-fn read_str<S: XenStore + ?Sized>(st: &S, key: &str) -> Result<Option<String>, XenbusError> {
+pub(super) fn read_str<S: XenStore + ?Sized>(
+    st: &S,
+    key: &str,
+) -> Result<Option<String>, XenbusError> {
     match st.read(TxId::NONE, key) {
         Ok(v) => String::from_utf8(v)
             .map(|s| Some(s.trim_end_matches('\0').to_owned()))
