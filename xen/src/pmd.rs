@@ -22,8 +22,10 @@
 //! mapped fragment's request is answered when the last mbuf pointing at it is freed, so
 //! an application holding such mbufs holds guest ring slots. 0 copies everything.
 //!
-//! The vif must exist in xenstore (the toolstack's job: `xl create`, or in the sim
-//! [`create_vif`](crate::platform::sim::create_vif)). A control thread per port serves
+//! The vif must exist in xenstore when `domid=` names it (the toolstack's job: `xl
+//! create`, or in the sim [`create_vif`](crate::platform::sim::create_vif)); without
+//! `domid=`, probe blocks until one does. The backend writes `hotplug-status=connected`
+//! once the vif is set up (xl waits for it) and removes it on close. A control thread per port serves
 //! the frontend's xenbus events and its control ring (the hash settings are xstats; a
 //! native application reads the guest's mapping table with
 //! `Netback::ctrl().queue_for_hash`); rings reach the lcores through the handovers

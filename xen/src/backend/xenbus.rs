@@ -200,8 +200,8 @@ pub fn frontend_path(frontend: DomId, devid: u32) -> String {
 
 impl<P: Platform> Netback<P> {
     /// Probes the vif the toolstack created: reads `mac` and `handle`, advertises the
-    /// features in one transaction, enters Initialising, watches the frontend's state
-    /// and reacts to it once. Returns the data-path ends of every queue.
+    /// features in one transaction, enters Initialising, watches the frontend's state,
+    /// reports `hotplug-status=connected` and reacts to the frontend's state once. Returns the data-path ends of every queue.
     pub fn probe(
         platform: Arc<P>,
         cfg: BackendConfig,
@@ -733,7 +733,8 @@ impl<P: Platform> Netback<P> {
         )))
     }
 
-    /// Closes the backend: takes the rings back and writes Closed.
+    /// Closes the backend: takes the rings back, writes Closed and removes
+    /// `hotplug-status`.
     pub fn close(&mut self) -> Result<(), XsError> {
         self.go(XenbusState::Closed)?;
         for path in self.watched() {
