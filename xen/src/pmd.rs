@@ -2,8 +2,11 @@
 //! vhost): devargs, queues, link state, statistics. No ring code here; the rings are
 //! [`backend`](crate::backend).
 //!
-//! Devargs: `domid=N` (the frontend's domain, required), `devid=M` (the vif, default
-//! 0), `queues=K` (`multi-queue-max-queues`, 1..=8, default 1), `split-evtchn=0|1`
+//! Devargs: `domid=N` (the frontend's domain) and `devid=M` (the vif, default 0)
+//! name the vif; without `domid=` the port waits in probe for the first vif the
+//! toolstack creates under its own domain's `backend/vif` (as netback finds its vifs,
+//! [`discover`](crate::backend::discover)), with device id M if `devid=` is given.
+//! `queues=K` (`multi-queue-max-queues`, 1..=8, default 1), `split-evtchn=0|1`
 //! (offer `feature-split-event-channels`, default 1), `sim=DIR` (the platform: the sim
 //! host's socket directory; without it the port runs on the real Xen domain it is in,
 //! [`LinuxPlatform`] through `/dev/xen/gntdev`, `/dev/xen/evtchn` and xenstored's
@@ -19,8 +22,10 @@
 //! mapped fragment's request is answered when the last mbuf pointing at it is freed, so
 //! an application holding such mbufs holds guest ring slots. 0 copies everything.
 //!
-//! The vif must exist in xenstore (the toolstack's job: `xl create`, or in the sim
-//! [`create_vif`](crate::platform::sim::create_vif)). A control thread per port serves
+//! The vif must exist in xenstore when `domid=` names it (the toolstack's job: `xl
+//! create`, or in the sim [`create_vif`](crate::platform::sim::create_vif)); without
+//! `domid=`, probe blocks until one does. The backend writes `hotplug-status=connected`
+//! once the vif is set up (xl waits for it) and removes it on close. A control thread per port serves
 //! the frontend's xenbus events and its control ring (the hash settings are xstats; a
 //! native application reads the guest's mapping table with
 //! `Netback::ctrl().queue_for_hash`); rings reach the lcores through the handovers
@@ -43,6 +48,7 @@ use vpmd_pmd::{
     RxQueue, TxCounters, TxQueue,
 };
 
+use crate::backend::discover::first_vif;
 use crate::backend::rx_stall::{DRAIN_DEFAULT, STALL_DEFAULT};
 use crate::backend::tx::drop_all;
 use crate::backend::xenbus::MAX_QUEUES;
@@ -82,17 +88,31 @@ enum PlatformArg {
     Linux,
 }
 
+/// Which vif a port serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pick {
+    /// `cfg.frontend` and `cfg.devid` (`domid=`).
+    Named,
+    /// The first vif that appears, with this device id if given (no `domid=`).
+    First(Option<u32>),
+}
+
 #[derive(Debug, Clone)]
 struct XenArgs {
     cfg: BackendConfig,
     platform: PlatformArg,
+    pick: Pick,
 }
 
 impl XenArgs {
     fn parse(args: &Devargs) -> Result<Self, PmdError> {
         let r = args.reader(KEYS)?;
-        r.require("domid")?;
         let domid: u16 = r.uint("domid", 1..=0x7fef, 0)?;
+        let devid = r.uint("devid", 0..=u32::MAX, 0)?;
+        let pick = match (r.get("domid"), r.get("devid")) {
+            (Some(_), _) => Pick::Named,
+            (None, given) => Pick::First(given.map(|_| devid)),
+        };
         let rate = match r.get("rate") {
             None => None,
             Some(v) => Some(
@@ -110,9 +130,10 @@ impl XenArgs {
             Some(dir) => PlatformArg::Sim(PathBuf::from(dir)),
         };
         Ok(Self {
+            // With `Pick::First`, `start` sets the frontend and devid of the vif found.
             cfg: BackendConfig {
                 frontend: DomId(domid),
-                devid: r.uint("devid", 0..=u32::MAX, 0)?,
+                devid,
                 max_queues: r.uint("queues", 1..=MAX_QUEUES, 1)?,
                 split_evtchn: r.flag("split-evtchn", true)?,
                 rate,
@@ -123,6 +144,7 @@ impl XenArgs {
                 copy_threshold: r.uint("copy-threshold", 0..=XEN_PAGE_SIZE as u16, 0)?,
             },
             platform,
+            pick,
         })
     }
 }
@@ -170,21 +192,23 @@ impl Driver for XenDriver {
             PlatformArg::Sim(dir) => {
                 let p = SimPlatform::connect(&SimPaths::in_dir(dir), DomId::DOM0)
                     .map_err(|e| fail(format!("sim={}: {e}", dir.display())))?;
-                start(p, a.cfg, port)
+                start(p, a.cfg, &a.pick, port)
             }
             PlatformArg::Linux => {
                 let p = LinuxPlatform::open(&LinuxPaths::default())
                     .map_err(|e| fail(format!("Xen platform (no sim=): {e}")))?;
-                start(p, a.cfg, port)
+                start(p, a.cfg, &a.pick, port)
             }
         }
     }
 }
 
-/// Probes the vif on `platform` and starts its control thread.
+/// Probes the vif on `platform` (found first if `pick` says so) and starts its
+/// control thread.
 fn start<P: Platform + 'static>(
     platform: P,
-    cfg: BackendConfig,
+    mut cfg: BackendConfig,
+    pick: &Pick,
     port: u16,
 ) -> Result<Box<dyn EthDev>, PmdError> {
     {
@@ -193,6 +217,12 @@ fn start<P: Platform + 'static>(
             driver: NAME,
             reason,
         };
+        if let Pick::First(devid) = *pick {
+            let (frontend, devid) = first_vif(platform.store(), platform.domid(), devid)
+                .map_err(|e| fail(format!("finding a vif: {e}")))?;
+            log::info!("port {port}: serving vif {devid} of domain {}", frontend.0);
+            (cfg.frontend, cfg.devid) = (frontend, devid);
+        }
         let platform = Arc::new(platform);
         let (nb, ends) =
             Netback::probe(Arc::clone(&platform), cfg).map_err(|e| fail(e.to_string()))?;
@@ -463,10 +493,19 @@ mod tests {
             parse("net_vpmd_xen0,domid=5").unwrap().platform,
             PlatformArg::Linux
         );
+        assert_eq!(a.pick, Pick::Named);
+        // No domid: the first vif, filtered by devid if given.
+        assert_eq!(
+            parse("net_vpmd_xen0,sim=/x").unwrap().pick,
+            Pick::First(None)
+        );
+        assert_eq!(
+            parse("net_vpmd_xen0,devid=0,sim=/x").unwrap().pick,
+            Pick::First(Some(0))
+        );
         let a = parse("net_vpmd_xen0,domid=5,sim=/x,copy-threshold=4096").unwrap();
         assert_eq!(a.cfg.copy_threshold, 4096);
         for (s, key) in [
-            ("net_vpmd_xen0,sim=/x", "domid"),
             ("net_vpmd_xen0,domid=0,sim=/x", "domid"),
             ("net_vpmd_xen0,domid=x,sim=/x", "domid"),
             ("net_vpmd_xen0,domid=5,sim=", "sim"),

@@ -1,7 +1,8 @@
 //! The netback backend: serves a frontend's netif rings from user space, generic over
 //! the [`Platform`](crate::platform::Platform) (the sim today, a Linux dom0 later).
 //!
-//! - [`xenbus`]: feature keys, the backend state machine, connect/disconnect.
+//! - [`xenbus`]: feature keys, the backend state machine, connect/disconnect;
+//!   [`discover`]: the first vif the toolstack creates for this domain.
 //! - [`rx`]: vpmd's rx, from the guest's tx ring; [`tx`]: vpmd's tx, into the guest's
 //!   rx ring. Directions are named from vpmd's side, as in ethdev.
 //! - [`staging`]: grants the frontend keeps mapped (staging grants), copied without
@@ -25,6 +26,7 @@
 pub mod clock;
 pub mod credit;
 pub mod ctrl;
+pub mod discover;
 pub mod hash;
 pub mod late_eoi;
 pub mod live_rate;

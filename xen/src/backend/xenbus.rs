@@ -200,8 +200,8 @@ pub fn frontend_path(frontend: DomId, devid: u32) -> String {
 
 impl<P: Platform> Netback<P> {
     /// Probes the vif the toolstack created: reads `mac` and `handle`, advertises the
-    /// features in one transaction, enters Initialising, watches the frontend's state
-    /// and reacts to it once. Returns the data-path ends of every queue.
+    /// features in one transaction, enters Initialising, watches the frontend's state,
+    /// reports `hotplug-status=connected` and reacts to the frontend's state once. Returns the data-path ends of every queue.
     pub fn probe(
         platform: Arc<P>,
         cfg: BackendConfig,
@@ -292,6 +292,13 @@ impl<P: Platform> Netback<P> {
         for path in nb.watched() {
             nb.platform.store().watch(&path, &nb.watch_token())?;
         }
+        // What the kernel netback's hotplug script reports once the vif exists: xl
+        // waits for it, and there is no netdev for a script to set up.
+        nb.platform.store().write(
+            TxId::NONE,
+            &format!("{}/hotplug-status", nb.be),
+            b"connected",
+        )?;
         nb.frontend_changed()?;
         Ok((nb, ends))
     }
@@ -726,18 +733,30 @@ impl<P: Platform> Netback<P> {
         )))
     }
 
-    /// Closes the backend: takes the rings back and writes Closed.
+    /// Closes the backend: takes the rings back, writes Closed and removes
+    /// `hotplug-status`.
     pub fn close(&mut self) -> Result<(), XsError> {
         self.go(XenbusState::Closed)?;
         for path in self.watched() {
             let _ = self.platform.store().unwatch(&path, &self.watch_token());
         }
-        Ok(())
+        // The vif is gone: xl must not take this backend for a live one.
+        match self
+            .platform
+            .store()
+            .rm(TxId::NONE, &format!("{}/hotplug-status", self.be))
+        {
+            Err(e) if !e.is_not_found() => Err(e),
+            _ => Ok(()),
+        }
     }
 }
 
 /// A key's value as a string, `None` if missing.
-fn read_str<S: XenStore + ?Sized>(st: &S, key: &str) -> Result<Option<String>, XenbusError> {
+pub(super) fn read_str<S: XenStore + ?Sized>(
+    st: &S,
+    key: &str,
+) -> Result<Option<String>, XenbusError> {
     match st.read(TxId::NONE, key) {
         Ok(v) => String::from_utf8(v)
             .map(|s| Some(s.trim_end_matches('\0').to_owned()))

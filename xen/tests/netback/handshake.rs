@@ -28,6 +28,8 @@ fn backend_first_then_frontend() {
         ("feature-split-event-channels", "1"),
         ("multi-queue-max-queues", "1"),
         ("state", "2"),
+        // Set before the frontend connects: xl waits for it to unpause the guest.
+        ("hotplug-status", "connected"),
     ] {
         let got = dom0
             .store()
@@ -72,6 +74,10 @@ fn reconnect_after_frontend_closed() {
         nb.state() == XenbusState::Closed && nf.state() == XenbusState::Closed
     });
     assert!(!v.nb.carrier());
+    // Still the backend's: the vif stays for a reconnect.
+    let hotplug = format!("{}/hotplug-status", v.nb.path());
+    let got = v.nb.platform().store().read(TxId::NONE, &hotplug).unwrap();
+    assert_eq!(got, b"connected");
     // The data path has nothing to work on once closed.
     let mut b = Burst::with_capacity(4);
     assert_eq!(v.rx_once(&pool, &mut b), 0);
@@ -129,4 +135,19 @@ fn ungranted_ring_closes_with_an_error_key() {
     );
     let e = error_key(&sim, &nb);
     assert!(e.contains("map") && e.contains("tx-ring-ref"), "{e}");
+}
+
+#[test]
+fn close_removes_hotplug_status() {
+    let sim = Sim::new("hs-close");
+    let mut v = connected(&sim, 3);
+    let hotplug = format!("{}/hotplug-status", v.nb.path());
+    v.nb.close().unwrap();
+    assert_eq!(v.nb.state(), XenbusState::Closed);
+    let err =
+        v.nb.platform()
+            .store()
+            .read(TxId::NONE, &hotplug)
+            .unwrap_err();
+    assert!(err.is_not_found(), "{err}");
 }

@@ -9,6 +9,7 @@ mod harness;
 
 mod ctrl;
 mod data;
+mod discover;
 mod handshake;
 mod mcast;
 mod queues;
