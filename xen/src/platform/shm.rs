@@ -79,35 +79,28 @@ impl SharedMem {
     /// on first touch: a guest's memory may be large and mostly unused.
     pub fn map(file: &File, offset: u64, len: usize, writable: bool) -> io::Result<Self> {
         check_file(file, offset, len)?;
-        let off = libc::off_t::try_from(offset)
-            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        // SAFETY: a fresh shared mapping at an address of the kernel's choice; the fd is
-        // valid for the call and the range was checked against the file size.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                prot(writable),
-                libc::MAP_SHARED,
-                file.as_raw_fd(),
-                off,
-            )
-        };
-        Self::from_mmap(p, len, writable)
+        // The range was checked against the file size.
+        Self::map_shared(file, offset, len, writable)
     }
 
     /// Maps `len` bytes at `offset` of a device whose driver decides what the range is
     /// and checks it (`/dev/xen/gntdev`: the offset its map ioctl returned, where the
     /// `mmap` itself maps the grants); a file size means nothing there.
     pub fn map_device(file: &File, offset: u64, len: usize, writable: bool) -> io::Result<Self> {
-        let off = libc::off_t::try_from(offset)
-            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         if len == 0 {
             return Err(io::ErrorKind::InvalidInput.into());
         }
-        // SAFETY: a fresh shared mapping at an address of the kernel's choice; the
-        // driver refuses an offset or length it did not set up, and nothing is accessed
-        // here.
+        // The driver refuses an offset or length it did not set up.
+        Self::map_shared(file, offset, len, writable)
+    }
+
+    /// A shared mapping of `len` bytes at `offset` of `file`, whose range the caller
+    /// checked (or whose driver checks it).
+    fn map_shared(file: &File, offset: u64, len: usize, writable: bool) -> io::Result<Self> {
+        let off = libc::off_t::try_from(offset)
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: a fresh shared mapping at an address of the kernel's choice, for a
+        // valid fd and a range the callers vouch for; nothing is accessed here.
         let p = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
