@@ -1,5 +1,8 @@
 //! vpmd-fwd as a user runs it: the binary, real arguments, its output and exit code.
 
+mod common;
+
+use common::field;
 use std::process::{Command, Output};
 
 fn fwd(args: &[&str]) -> Output {
@@ -101,11 +104,7 @@ fn txonly_multi_segment_packets_reach_the_null_port() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8_lossy(&o.stdout);
-    let tx_line = out
-        .lines()
-        .find(|l| l.contains("TX-packets:"))
-        .expect("forward statistics");
-    let n: u64 = tx_line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let n = field(&out, "TX-packets:");
     assert!(n > 1000, "{out}");
 }
 

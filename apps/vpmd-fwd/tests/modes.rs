@@ -1,6 +1,9 @@
 //! The forwarding modes beyond io/mac/macswap, each run by the binary for a second on two
 //! ring ports joined to each other (null ports for txonly), as a user would.
 
+mod common;
+
+use common::field;
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -133,11 +136,7 @@ fn txonly_multi_flow_reaches_the_null_port() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = String::from_utf8_lossy(&o.stdout);
-    let tx_line = out
-        .lines()
-        .find(|l| l.contains("TX-packets:"))
-        .expect("forward statistics");
-    let n: u64 = tx_line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let n = field(&out, "TX-packets:");
     assert!(n > 1000, "{out}");
 }
 

@@ -1,5 +1,8 @@
 //! `vpmd-fwd -i` driven over stdin, as a user types at testpmd's prompt.
 
+mod common;
+
+use common::field;
 use std::io::{Read, Write};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -119,18 +122,6 @@ impl Prompt {
         let out = self.out.lock().unwrap()[self.seen..].to_owned();
         (status, out)
     }
-}
-
-/// The number after `key` on the first line of `block` that has it.
-fn field(block: &str, key: &str) -> u64 {
-    let at = block
-        .find(key)
-        .unwrap_or_else(|| panic!("no {key} in {block}"));
-    block[at + key.len()..]
-        .split_whitespace()
-        .next()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no number after {key} in {block}"))
 }
 
 /// The text of `report` from `header` to the end of its block.

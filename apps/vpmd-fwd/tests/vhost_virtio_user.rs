@@ -4,6 +4,9 @@
 //! Layout on the 2 cores: vpmd-fwd main lcore CPU 0, forwarding lcore CPU 1; the peer
 //! testpmd main lcore CPU 1, forwarding lcore CPU 0. Tests run one at a time.
 
+mod common;
+
+use common::field;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -114,14 +117,7 @@ fn peer_stat(out: &str, key: &str) -> u64 {
         .split("Forward statistics for port 0")
         .nth(1)
         .unwrap_or_else(|| panic!("no forward statistics in:\n{out}"));
-    let at = block
-        .find(key)
-        .unwrap_or_else(|| panic!("no {key} in:\n{block}"));
-    block[at + key.len()..]
-        .split_whitespace()
-        .next()
-        .and_then(|v| v.parse().ok())
-        .unwrap()
+    field(block, key)
 }
 
 fn u(v: &serde_json::Value, k: &str) -> u64 {
