@@ -13,8 +13,16 @@
 #               the kernel's xen-netback serves the vif.
 # --netback     load xen-netback even with --bin: the binary runs beside the
 #               kernel's backend instead of being it (to tell its side effects apart)
-# --wait S      how long dom0 waits for the domU's ping (default 90)
-# --timeout S   the whole boot (default 400)
+# --scenario S  what dom0 does (vpmd_scenario= on its command line):
+#               ping (default): one domU pings dom0's end of its vif;
+#               pair: two domUs ping each other and move bulk TCP data through a
+#               payload forwarding between their vifs, one is replaced (xl destroy,
+#               xl create) and must reach the other again; scripts/nested-xen-test.sh
+#               runs it (harness/xen/scenario-pair)
+# --dom0-args A more KEY=VALUE words for dom0's command line (scenario knobs, e.g.
+#               'vpmd_reconnect=0 vpmd_bulk_kb=1024')
+# --wait S      how long dom0 waits for a domU's ping (default 90)
+# --timeout S   the whole boot (default 400; 900 for pair)
 # --smp N       QEMU CPUs, also dom0's vCPUs (default 2)
 # --cpu MODEL   QEMU's -cpu (default max)
 # --accel A     QEMU's -accel (default tcg,thread=multi)
@@ -48,12 +56,15 @@ XB=/usr/lib/xen-4.17/bin
 log() { echo "$PROG: $*" >&2; }
 die() { echo "$PROG: error: $*" >&2; exit 2; }
 
-BIN='' ARGS='' NETBACK=0 WAIT=90 TMO=400 SMP=2 CPU=max ACCEL=tcg,thread=multi
+BIN='' ARGS='' NETBACK=0 WAIT=90 TMO='' SMP=2 CPU=max ACCEL=tcg,thread=multi
+SCENARIO=ping DOM0X=
 while (($#)); do
   case $1 in
     --bin) BIN=$2; shift 2 ;;
     --args) ARGS=$2; shift 2 ;;
     --netback) NETBACK=1; shift ;;
+    --scenario) SCENARIO=$2; shift 2 ;;
+    --dom0-args) DOM0X=$2; shift 2 ;;
     --wait) WAIT=$2; shift 2 ;;
     --timeout) TMO=$2; shift 2 ;;
     --smp) SMP=$2; shift 2 ;;
@@ -64,6 +75,8 @@ while (($#)); do
   esac
 done
 [[ -z $BIN || -x $BIN ]] || die "--bin $BIN is not an executable"
+[[ $SCENARIO = ping || -e $HERE/scenario-$SCENARIO ]] || die "no scenario $SCENARIO ($HERE/scenario-$SCENARIO)"
+if [[ -z $TMO ]]; then TMO=400; [[ $SCENARIO = ping ]] || TMO=900; fi
 
 for f in /boot/xen-4.17-amd64.gz "$XB/xl" "$XB/xenstored" /bin/busybox; do
   [[ -e $f ]] || die "$f missing: run ./setup.sh (steps step_qemu, step_xen)"
@@ -105,6 +118,16 @@ base_root() {
   for a in $(/bin/busybox --list); do [[ -e $r/bin/$a ]] || ln -s busybox "$r/bin/$a"; done
 }
 
+# extract_vmlinux BZIMAGE OUT: the ELF kernel inside an xz-compressed bzImage.
+extract_vmlinux() {
+  local off
+  off=$(LC_ALL=C grep -obUaP '\xFD7zXZ\x00' "$1" | head -n 1 | cut -d: -f1)
+  [[ -n $off ]] || return 1
+  tail -c +$((off + 1)) "$1" | xz -dc --single-stream > "$2" 2>/dev/null || true
+  [[ $(head -c 4 "$2" | od -An -c | tr -d ' ') = 177ELF ]] && return 0
+  rm -f "$2"; return 1
+}
+
 pack() { (cd "$1" && find . | cpio -o -H newc 2>/dev/null | gzip -1) > "$2"; }
 
 build_images() {
@@ -130,7 +153,12 @@ build_images() {
   : > "$d/etc/xen/xl.conf"
   install -m 755 "$HERE/vif-vpmd" "$d/etc/xen/scripts/vif-vpmd"
   cp "$HERE/domU.cfg" "$t/vmlinuz" "$t/domU.cpio.gz" "$d/guest/"
+  # The uncompressed kernel too (scenario pair boots its guests from it): xl then
+  # does not xz-decompress the bzImage under TCG at every create (~10 s each), where
+  # the TCG artefact (README) has made it read a corrupt image.
+  extract_vmlinux "$t/vmlinuz" "$d/guest/vmlinux" || log "no vmlinux extracted: guests boot the bzImage"
   install -m 755 "$HERE/dom0-init" "$d/init"
+  for f in "$HERE"/scenario-*; do install -m 644 "$f" "$d/"; done
   pack "$d" "$t/dom0.cpio.gz"
   rm -rf "$t/dom0" "$t/domU"
   rm -rf "$IMG"; mv "$t" "$IMG"
@@ -163,9 +191,10 @@ else
 fi
 
 BOOTLOG=$WORK/boot-$BACKEND.log
+[[ $SCENARIO = ping ]] || BOOTLOG=$WORK/boot-$SCENARIO-$BACKEND.log
 XENARGS="console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=$SMP smap=0 smep=0 loglvl=info guest_loglvl=info"
-DOM0ARGS="console=hvc0 earlyprintk=xen panic=-1 vpmd_backend=$BACKEND vpmd_wait=$WAIT"
-log "booting (backend=$BACKEND, accel=$ACCEL, cpu=$CPU, smp=$SMP, timeout ${TMO}s), log $BOOTLOG"
+DOM0ARGS="console=hvc0 earlyprintk=xen panic=-1 vpmd_backend=$BACKEND vpmd_wait=$WAIT vpmd_scenario=$SCENARIO${DOM0X:+ $DOM0X}"
+log "booting (scenario=$SCENARIO, backend=$BACKEND, accel=$ACCEL, cpu=$CPU, smp=$SMP, timeout ${TMO}s), log $BOOTLOG"
 T0=${EPOCHREALTIME/./}
 # centis: hundredths of a second since T0, as "S.SS", without a subprocess.
 centis() { local c=$(((${EPOCHREALTIME/./} - T0) / 10000)); printf '%d.%02d' $((c / 100)) $((c % 100)); }
@@ -178,8 +207,17 @@ qemu-system-x86_64 -accel "$ACCEL" -cpu "$CPU" -smp "$SMP" -m 2048 -display none
     printf '[%7s] %s\n' "$(centis)" "${line%$'\r'}"
   done >> "$BOOTLOG" &
 PIPE=$!
-end=$((SECONDS + TMO)); QPID=
+end=$((SECONDS + TMO)); QPID='' SHOWN=0
+# progress: dom0's marks as they come, on stderr
+progress() {
+  local n
+  n=$(grep -a -c 'DOM0-MARK' "$BOOTLOG" || true)
+  ((n > SHOWN)) || return 0
+  grep -a 'DOM0-MARK' "$BOOTLOG" | tail -n +$((SHOWN + 1)) | sed "s/^/$PROG: /" >&2
+  SHOWN=$n
+}
 while ((SECONDS < end)); do
+  progress
   [[ -z $QPID && -s $RUN/qemu.pid ]] && QPID=$(cat "$RUN/qemu.pid")
   [[ -n $QPID ]] && ! kill -0 "$QPID" 2>/dev/null && break
   grep -a -q -E 'DOM0-MARK all-done|Panic on CPU|Kernel panic' "$BOOTLOG" && { sleep 2; break; }
@@ -189,19 +227,110 @@ if [[ -n $QPID ]]; then kill "$QPID" 2>/dev/null || true; fi
 wait "$PIPE" 2>/dev/null || true
 SECS=$(centis)
 
-grep -a -E 'MARK|===|FAILED|STUCK' "$BOOTLOG" | grep -a -v 'DOMU|' >&2 || true
+progress
+grep -a -E '===|FAILED|STUCK' "$BOOTLOG" | grep -a -v -E 'DOMU(-[a-z]+)?\|' >&2 || true
+# dom0 processes killed by a fault (see README: a TCG artefact, also with xen-netback).
+SEGV=$(grep -a -c -E 'segfault at|general protection fault ip' "$BOOTLOG" || true)
+
+# boot_failure: why the boot ended without dom0 saying all-done.
+boot_failure() {
+  if grep -a -q -E 'Panic on CPU|Kernel panic' "$BOOTLOG"; then
+    echo panic
+  else
+    echo "timeout-after-$(grep -a -o 'DOM0-MARK [a-zA-Z0-9-]*' "$BOOTLOG" | tail -n 1 | cut -d' ' -f2)"
+  fi
+}
+
+# Scenario pair (scenario-pair): every step's mark, the bulk data's checksums and the
+# payload's final counters (its --stats-json, printed as "STATS| " lines).
+judge_pair() {
+  local reasons=() ab=failed ba=failed big=failed bulk=failed rec=skipped destroy=ok
+  local bytes=0 rate=- counters=ok l c
+  # mark NAME: dom0's last "DOM0-MARK NAME..." line
+  mark() { grep -a "DOM0-MARK $1" "$BOOTLOG" | tail -n 1; }
+  # val LINE KEY: KEY=value in LINE
+  val() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<< "$1"; }
+  grep -a -q 'DOM0-MARK ping-ab-OK' "$BOOTLOG" && ab=ok
+  grep -a -q 'DOM0-MARK ping-ba-OK' "$BOOTLOG" && ba=ok
+  [[ $(val "$(mark ping-big)" result) = aok,bok, ]] && big=ok
+  l=$(mark bulk-)
+  bytes=$(val "$l" recv_bytes); bytes=${bytes:-0}
+  if [[ $l = *bulk-OK* && -n $(val "$l" sent_md5) && $(val "$l" sent_md5) = "$(val "$l" recv_md5)" ]]; then
+    bulk=ok
+    rate=$(awk -v b="$bytes" -v t0="$(val "$l" t0)" -v t1="$(val "$l" t1)" \
+      'BEGIN { d = t1 - t0; if (d > 0) printf "%d", b / d; else print "-" }')
+  fi
+  if grep -a -q 'DOM0-MARK reconnect-ping-' "$BOOTLOG"; then
+    rec=ok
+    grep -a -q 'DOM0-MARK reconnect-ping-ca-OK' "$BOOTLOG" || rec=failed
+    grep -a -q 'DOM0-MARK reconnect-ping-ac-OK' "$BOOTLOG" || rec=failed
+  fi
+  c=$(grep -a -c 'DOM0-MARK xl-destroy-returned' "$BOOTLOG" || true)
+  if ((c < 2)) || grep -a 'DOM0-MARK xl-destroy-returned' "$BOOTLOG" | grep -a -q -v ' rc=0 '; then
+    destroy=failed
+  fi
+  # Per port, in port order: ipackets opackets ibytes obytes ierrors oerrors imissed rx_nombuf
+  local -a P=()
+  mapfile -t P < <(sed -n 's/.*STATS| *//p' "$BOOTLOG" | awk '
+    /^"port":/ { p++ }
+    match($0, /^"(ipackets|opackets|ibytes|obytes|ierrors|oerrors|imissed|rx_nombuf)": [0-9]+/) {
+      split(substr($0, 1, RLENGTH), kv, ": "); gsub(/"/, "", kv[1]); v[p, kv[1]] = kv[2] }
+    match($0, /^"(before_start|after_stop)": [0-9]+/) {
+      split(substr($0, 1, RLENGTH), kv, ": "); gsub(/"/, "", kv[1]); m[kv[1]] = kv[2] }
+    END {
+      for (i = 1; i <= p; i++)
+        print v[i, "ipackets"]+0, v[i, "opackets"]+0, v[i, "ibytes"]+0, v[i, "obytes"]+0,
+          v[i, "ierrors"]+0, v[i, "oerrors"]+0, v[i, "imissed"]+0, v[i, "rx_nombuf"]+0
+      print "mbufs", m["before_start"], m["after_stop"] }')
+  local ports=() i ip op ib ob ie oe im nb min=$((bytes / 65536)) mb=-
+  for ((i = 0; i < ${#P[@]}; i++)); do
+    read -r ip op ib ob ie oe im nb <<< "${P[i]}"
+    if [[ $ip = mbufs ]]; then mb=$op/$ib; continue; fi
+    ports+=("p$i=rx:$ip/tx:$op/rxB:$ib/txB:$ob/ierr:$ie/oerr:$oe/miss:$im/nombuf:$nb")
+    # Both directions carried traffic: the bulk data one way (GSO frames up to 64 KiB,
+    # so at least bytes/64Ki frames), its ACKs and the pings the other way.
+    ((ip >= 10 && op >= 10)) || counters=failed
+    ((ie == 0 && nb == 0)) || counters=failed
+    # Port 0 serves guest a throughout; port 1's peer is away between b's destroy and
+    # c's connection, when what a sends it is dropped as tx errors (link down).
+    ((i == 1 || oe == 0)) || counters=failed
+  done
+  if ((${#ports[@]} != 2)); then
+    counters=failed
+  else
+    # The bulk data: into port 0 from a, out of port 1 to b.
+    read -r ip _ ib _ <<< "${P[0]}"
+    read -r _ op _ ob _ <<< "${P[1]}"
+    ((ip >= min && ib >= bytes && op >= min && ob >= bytes)) || counters=failed
+  fi
+  [[ $ab = ok ]] || reasons+=(ping-ab)
+  [[ $ba = ok ]] || reasons+=(ping-ba)
+  [[ $big = ok ]] || reasons+=(big-ping)
+  [[ $bulk = ok ]] || reasons+=(bulk)
+  [[ $rec != failed ]] || reasons+=(reconnect)
+  [[ $destroy = ok ]] || reasons+=(destroy)
+  [[ $counters = ok ]] || reasons+=(counters)
+  grep -a -q 'DOM0-MARK payload-exited rc=0 ' "$BOOTLOG" || reasons+=(payload-exit)
+  grep -a -q 'DOM0-MARK all-done' "$BOOTLOG" || reasons=("$(boot_failure)" "${reasons[@]}")
+  local r=PASS why=
+  if ((${#reasons[@]})); then r=FAIL; why=" reason=$(IFS=,; echo "${reasons[*]}")"; fi
+  echo "$PROG: counters ${ports[*]} mbufs_in_use=$mb" >&2
+  echo "XEN-HARNESS $r scenario=pair backend=$BACKEND secs=$SECS ping_ab=$ab ping_ba=$ba big_ping=$big bulk=$bulk bytes=$bytes bulk_Bps=$rate reconnect=$rec destroy=$destroy counters=$counters dom0_segfaults=$SEGV$why log=$BOOTLOG"
+  [[ $r = PASS ]]
+}
+if [[ $SCENARIO = pair ]]; then
+  judge_pair && exit 0
+  exit 1
+fi
+
 reason=
 if grep -a -q 'DOM0-MARK domU-ping-OK' "$BOOTLOG"; then
   grep -a -q 'DOM0-MARK xl-destroy-returned rc=0' "$BOOTLOG" || reason=teardown-failed
 elif grep -a -q 'DOM0-MARK domU-ping-FAILED' "$BOOTLOG"; then
   reason=domU-ping-FAILED
-elif grep -a -q -E 'Panic on CPU|Kernel panic' "$BOOTLOG"; then
-  reason=panic
 else
-  reason=timeout-after-$(grep -a -o 'DOM0-MARK [a-zA-Z0-9-]*' "$BOOTLOG" | tail -n 1 | cut -d' ' -f2)
+  reason=$(boot_failure)
 fi
-# dom0 processes killed by a fault (see README: a TCG artefact, also with xen-netback).
-SEGV=$(grep -a -c -E 'segfault at|general protection fault ip' "$BOOTLOG" || true)
 BIG=none
 grep -a -q 'DOMU-MARK PING-BIG-OK' "$BOOTLOG" && BIG=ok
 grep -a -q 'DOMU-MARK PING-BIG-FAILED' "$BOOTLOG" && BIG=failed
