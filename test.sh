@@ -11,6 +11,11 @@ echo "test: cargo clippy"
 cargo clippy --workspace --all-targets --release -- -D warnings
 echo "test: cargo test"
 cargo test --workspace --release
+if [[ ${VPMD_NESTED_XEN:-0} = 1 ]]; then
+  # Real netfront guests in nested Xen under TCG: minutes, so only on request.
+  echo "test: nested Xen (scripts/nested-xen-test.sh)"
+  scripts/nested-xen-test.sh
+fi
 echo "test: benchmark smoke runs (numbers are not judged here; see README, Benchmarks)"
 cargo build --workspace --release --bins
 bench=target/release/vpmd-bench
