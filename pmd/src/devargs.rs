@@ -218,6 +218,13 @@ impl DevargsReader<'_> {
             .map(|v| parse_mac(v).ok_or_else(|| self.bad(key, v, "expected XX:XX:XX:XX:XX:XX")))
             .transpose()
     }
+
+    /// The port's MAC address: `key` if given, else vpmd's locally administered
+    /// default for port `port`, `02:76:70:6d:<port>` ("vpm").
+    pub fn port_mac(&self, key: &str, port: u16) -> Result<[u8; 6], DevargsError> {
+        let [hi, lo] = port.to_be_bytes();
+        Ok(self.mac(key)?.unwrap_or([0x02, 0x76, 0x70, 0x6d, hi, lo]))
+    }
 }
 
 /// Parses `XX:XX:XX:XX:XX:XX` (two hex digits per byte), as devargs and xenstore write

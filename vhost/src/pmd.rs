@@ -69,8 +69,7 @@ impl VhostArgs {
         if iface.is_empty() {
             return Err(r.bad("iface", iface, "expected a unix socket path").into());
         }
-        let [hi, lo] = port_id.to_be_bytes();
-        let mac = r.mac("mac")?.unwrap_or([0x02, 0x76, 0x70, 0x6d, hi, lo]);
+        let mac = r.port_mac("mac", port_id)?;
         Ok(Self {
             iface: PathBuf::from(iface),
             queues: r.uint("queues", 1..=MAX_QUEUE_PAIRS, 1)?,

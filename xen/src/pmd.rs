@@ -3,9 +3,13 @@
 //! [`backend`](crate::backend).
 //!
 //! Devargs: `domid=N` (the frontend's domain) and `devid=M` (the vif, default 0)
-//! name the vif; without `domid=` the port waits in probe for the first vif the
-//! toolstack creates under its own domain's `backend/vif` (as netback finds its vifs,
-//! [`discover`](crate::backend::discover)), with device id M if `devid=` is given.
+//! name the vif; without `domid=` the port serves the vifs the toolstack creates
+//! under its own domain's `backend/vif` (as netback finds its vifs,
+//! [`discover`](crate::backend::discover)), with device id M if `devid=` is given:
+//! probe returns at once, the port is down until a vif is waiting, binds the first
+//! one no other backend took, and when the toolstack removes it (`xl destroy`) binds
+//! the next ([`VifSlot`]). `mac=` (the port's own address, default
+//! `02:76:70:6d:<port>`; the guest's is the vif's `mac` key),
 //! `queues=K` (`multi-queue-max-queues`, 1..=8, default 1), `split-evtchn=0|1`
 //! (offer `feature-split-event-channels`, default 1), `sim=DIR` (the platform: the sim
 //! host's socket directory; without it the port runs on the real Xen domain it is in,
@@ -23,8 +27,7 @@
 //! an application holding such mbufs holds guest ring slots. 0 copies everything.
 //!
 //! The vif must exist in xenstore when `domid=` names it (the toolstack's job: `xl
-//! create`, or in the sim [`create_vif`](crate::platform::sim::create_vif)); without
-//! `domid=`, probe blocks until one does. The backend writes `hotplug-status=connected`
+//! create`, or in the sim [`create_vif`](crate::platform::sim::create_vif)). The backend writes `hotplug-status=connected`
 //! once the vif is set up (xl waits for it) and removes it on close. A control thread per port serves
 //! the frontend's xenbus events and its control ring (the hash settings are xstats; a
 //! native application reads the guest's mapping table with
@@ -48,12 +51,11 @@ use vpmd_pmd::{
     RxQueue, TxCounters, TxQueue,
 };
 
-use crate::backend::discover::first_vif;
 use crate::backend::rx_stall::{DRAIN_DEFAULT, STALL_DEFAULT};
 use crate::backend::tx::drop_all;
 use crate::backend::xenbus::MAX_QUEUES;
 use crate::backend::{
-    BackendConfig, Clock, GuestRxRing, GuestTxRing, Netback, QueueCounters, Rate,
+    BackendConfig, Clock, CtrlSide, GuestRxRing, GuestTxRing, Netback, QueueCounters, Rate, VifSlot,
 };
 use crate::platform::linux::{LinuxPaths, LinuxPlatform};
 use crate::platform::sim::{SimPaths, SimPlatform};
@@ -61,6 +63,7 @@ use crate::platform::xenstore::COALESCE_AT;
 use crate::platform::{Platform, XenStore};
 use crate::wire::defs::XEN_PAGE_SIZE;
 use crate::wire::grant::DomId;
+use crate::wire::xenbus::XenbusState;
 
 const NAME: &str = "net_vpmd_xen";
 const KEYS: &[&str] = &[
@@ -73,6 +76,7 @@ const KEYS: &[&str] = &[
     "rx-drain-ms",
     "rx-stall-ms",
     "copy-threshold",
+    "mac",
 ];
 
 /// The `net_vpmd_xen` driver.
@@ -102,10 +106,11 @@ struct XenArgs {
     cfg: BackendConfig,
     platform: PlatformArg,
     pick: Pick,
+    mac: [u8; 6],
 }
 
 impl XenArgs {
-    fn parse(args: &Devargs) -> Result<Self, PmdError> {
+    fn parse(args: &Devargs, port: u16) -> Result<Self, PmdError> {
         let r = args.reader(KEYS)?;
         let domid: u16 = r.uint("domid", 1..=0x7fef, 0)?;
         let devid = r.uint("devid", 0..=u32::MAX, 0)?;
@@ -130,7 +135,7 @@ impl XenArgs {
             Some(dir) => PlatformArg::Sim(PathBuf::from(dir)),
         };
         Ok(Self {
-            // With `Pick::First`, `start` sets the frontend and devid of the vif found.
+            // With `Pick::First`, the vif found sets the frontend and devid.
             cfg: BackendConfig {
                 frontend: DomId(domid),
                 devid,
@@ -145,6 +150,7 @@ impl XenArgs {
             },
             platform,
             pick,
+            mac: r.port_mac("mac", port)?,
         })
     }
 }
@@ -159,11 +165,12 @@ fn ms(r: &DevargsReader<'_>, key: &str, default: Duration) -> Result<Duration, P
     )?))
 }
 
-type Nb<P> = Arc<Mutex<Netback<P>>>;
+type Slot<P> = Arc<Mutex<VifSlot<P>>>;
 
 struct XenDev<P: Platform + 'static> {
     port: u16,
-    nb: Nb<P>,
+    mac: [u8; 6],
+    slot: Slot<P>,
     rx: Vec<Option<Reader<GuestTxRing<P>>>>,
     tx: Vec<Option<Reader<GuestRxRing<P>>>>,
     stats: Vec<Arc<QueueCounters>>,
@@ -172,8 +179,8 @@ struct XenDev<P: Platform + 'static> {
     mtu: u16,
 }
 
-fn lock<P: Platform>(nb: &Nb<P>) -> std::sync::MutexGuard<'_, Netback<P>> {
-    nb.lock().unwrap_or_else(PoisonError::into_inner)
+fn lock<P: Platform>(slot: &Slot<P>) -> std::sync::MutexGuard<'_, VifSlot<P>> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Driver for XenDriver {
@@ -182,7 +189,7 @@ impl Driver for XenDriver {
     }
 
     fn probe(&self, args: &Devargs, port: u16) -> Result<Box<dyn EthDev>, PmdError> {
-        let a = XenArgs::parse(args)?;
+        let a = XenArgs::parse(args, port)?;
         let fail = |reason: String| PmdError::Driver {
             port,
             driver: NAME,
@@ -192,83 +199,79 @@ impl Driver for XenDriver {
             PlatformArg::Sim(dir) => {
                 let p = SimPlatform::connect(&SimPaths::in_dir(dir), DomId::DOM0)
                     .map_err(|e| fail(format!("sim={}: {e}", dir.display())))?;
-                start(p, a.cfg, &a.pick, port)
+                start(p, &a, port)
             }
             PlatformArg::Linux => {
                 let p = LinuxPlatform::open(&LinuxPaths::default())
                     .map_err(|e| fail(format!("Xen platform (no sim=): {e}")))?;
-                start(p, a.cfg, &a.pick, port)
+                start(p, &a, port)
             }
         }
     }
 }
 
-/// Probes the vif on `platform` (found first if `pick` says so) and starts its
-/// control thread.
+/// Binds the named vif on `platform`, or starts searching for one, and starts the
+/// port's control thread.
 fn start<P: Platform + 'static>(
     platform: P,
-    mut cfg: BackendConfig,
-    pick: &Pick,
+    a: &XenArgs,
     port: u16,
 ) -> Result<Box<dyn EthDev>, PmdError> {
-    {
-        let fail = |reason: String| PmdError::Driver {
-            port,
-            driver: NAME,
-            reason,
-        };
-        if let Pick::First(devid) = *pick {
-            let (frontend, devid) = first_vif(platform.store(), platform.domid(), devid)
-                .map_err(|e| fail(format!("finding a vif: {e}")))?;
-            log::info!("port {port}: serving vif {devid} of domain {}", frontend.0);
-            (cfg.frontend, cfg.devid) = (frontend, devid);
+    let fail = |reason: String| PmdError::Driver {
+        port,
+        driver: NAME,
+        reason,
+    };
+    let platform = Arc::new(platform);
+    let (slot, ends) = match a.pick {
+        Pick::Named => {
+            VifSlot::named(Arc::clone(&platform), a.cfg.clone()).map_err(|e| fail(e.to_string()))?
         }
-        let platform = Arc::new(platform);
-        let (nb, ends) =
-            Netback::probe(Arc::clone(&platform), cfg).map_err(|e| fail(e.to_string()))?;
-        let stats = nb.queue_stats();
-        let nb = Arc::new(Mutex::new(nb));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (nb, stop) = (Arc::clone(&nb), Arc::clone(&stop));
-            std::thread::Builder::new()
-                .name(format!("xen-ctl-{port}"))
-                .spawn(move || control_loop::<P>(&platform, &nb, &stop))
-                .map_err(|e| fail(e.to_string()))?
-        };
-        let (mut rx, mut tx) = (Vec::new(), Vec::new());
-        for e in ends {
-            rx.push(Some(e.rx));
-            tx.push(Some(e.tx));
-        }
-        Ok(Box::new(XenDev {
-            port,
-            nb,
-            rx,
-            tx,
-            stats,
-            stop,
-            thread: Some(thread),
-            mtu: 1500,
-        }))
-    }
+        Pick::First(devid) => VifSlot::searching(Arc::clone(&platform), a.cfg.clone(), devid)
+            .map_err(|e| fail(format!("watching for vifs: {e}")))?,
+    };
+    let stats = slot.queue_stats();
+    let slot = Arc::new(Mutex::new(slot));
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread = {
+        let (slot, stop) = (Arc::clone(&slot), Arc::clone(&stop));
+        std::thread::Builder::new()
+            .name(format!("xen-ctl-{port}"))
+            .spawn(move || control_loop::<P>(&platform, &slot, &stop))
+            .map_err(|e| fail(e.to_string()))?
+    };
+    let (rx, tx) = ends.into_iter().map(|e| (Some(e.rx), Some(e.tx))).unzip();
+    Ok(Box::new(XenDev {
+        port,
+        mac: a.mac,
+        slot,
+        rx,
+        tx,
+        stats,
+        stop,
+        thread: Some(thread),
+        mtu: 1500,
+    }))
 }
 
-/// Serves the vif's xenbus events, control ring and event channels until `stop`.
-/// Events that queued up are handled once (the keys are re-read), so a guest rewriting
-/// its keys costs one pass per loop, not one per write.
-fn control_loop<P: Platform>(platform: &P, nb: &Nb<P>, stop: &AtomicBool) {
+/// Serves the vif's xenbus events, control ring and event channels (and, while the
+/// port has no vif, the search for one) until `stop`. Events that queued up are
+/// handled once (the keys are re-read), so a guest rewriting its keys costs one pass
+/// per loop, not one per write.
+fn control_loop<P: Platform>(platform: &P, slot: &Slot<P>, stop: &AtomicBool) {
     let st = platform.store();
     while !stop.load(Ordering::Relaxed) {
-        let wait = {
-            let mut nb = lock(nb);
-            nb.ctrl_mut().serve();
-            // The control ring is polled: look again soon while there is one.
-            if nb.ctrl().has_ring() {
-                Duration::from_millis(5)
-            } else {
-                Duration::from_millis(50)
+        let wait = match lock(slot).netback_mut() {
+            Some(nb) => {
+                nb.ctrl_mut().serve();
+                // The control ring is polled: look again soon while there is one.
+                if nb.ctrl().has_ring() {
+                    Duration::from_millis(5)
+                } else {
+                    Duration::from_millis(50)
+                }
             }
+            None => Duration::from_millis(50),
         };
         let fired = st.read_watch(Some(wait)).and_then(|e| {
             // Bounded: a guest writing as fast as we read must not keep us here.
@@ -279,10 +282,10 @@ fn control_loop<P: Platform>(platform: &P, nb: &Nb<P>, stop: &AtomicBool) {
             }
             Ok(e.is_some())
         });
-        let mut nb = lock(nb);
+        let mut slot = lock(slot);
         match fired {
             Ok(true) => {
-                if let Err(e) = nb.frontend_changed() {
+                if let Err(e) = slot.changed() {
                     log::error!("xenbus: {e}");
                 }
             }
@@ -292,7 +295,9 @@ fn control_loop<P: Platform>(platform: &P, nb: &Nb<P>, stop: &AtomicBool) {
                 return;
             }
         }
-        nb.service_events();
+        if let Some(nb) = slot.netback_mut() {
+            nb.service_events();
+        }
     }
 }
 
@@ -325,7 +330,7 @@ impl<P: Platform + 'static> EthDev for XenDev<P> {
                 | offload::TX_TCP_TSO
                 | offload::TX_TCP_CKSUM
                 | offload::TX_UDP_CKSUM,
-            mac: lock(&self.nb).mac(),
+            mac: self.mac,
         }
     }
 
@@ -370,32 +375,48 @@ impl<P: Platform + 'static> EthDev for XenDev<P> {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        lock(&self.nb).close().map_err(|e| self.err(e.to_string()))
+        lock(&self.slot)
+            .close()
+            .map_err(|e| self.err(e.to_string()))
     }
 
     fn link(&self) -> Link {
         Link {
-            up: lock(&self.nb).carrier(),
+            up: lock(&self.slot).netback().is_some_and(Netback::carrier),
             speed_mbps: 10_000,
             full_duplex: true,
         }
     }
 
     fn xstats(&self) -> Vec<(String, u64)> {
-        let nb = lock(&self.nb);
+        let slot = lock(&self.slot);
+        let unbound = CtrlSide::<P>::default();
+        let nb = slot.netback();
+        let fatal = nb.and_then(|nb| nb.vif().fatal());
         let mut x = vec![
-            ("xenbus_state".to_string(), nb.state() as u64),
+            ("vif_binds".to_string(), slot.binds()),
             (
-                "fatal_error".to_string(),
-                nb.vif().fatal().map_or(0, |r| r as u64),
+                "vif_domid".to_string(),
+                nb.map_or(0, |nb| u64::from(nb.frontend().0)),
             ),
+            (
+                "xenbus_state".to_string(),
+                nb.map_or(XenbusState::Unknown, Netback::state) as u64,
+            ),
+            ("fatal_error".to_string(), fatal.map_or(0, |r| r as u64)),
         ];
-        if let Some(r) = nb.vif().fatal() {
+        if let Some(r) = fatal {
             x.push((format!("fatal_error_{}", r.name()), 1));
         }
-        x.extend(nb.ctrl().xstats());
-        x.push(("mcast_addresses".to_string(), nb.vif().mcast().len() as u64));
-        x.push(("rate_key_invalid".to_string(), nb.rate_key_invalid()));
+        x.extend(nb.map_or(&unbound, Netback::ctrl).xstats());
+        x.push((
+            "mcast_addresses".to_string(),
+            nb.map_or(0, |nb| nb.vif().mcast().len() as u64),
+        ));
+        x.push((
+            "rate_key_invalid".to_string(),
+            nb.map_or(0, Netback::rate_key_invalid),
+        ));
         for (q, s) in self.stats.iter().enumerate() {
             x.extend(s.xstats(q as u16));
         }
@@ -464,7 +485,7 @@ mod tests {
     use super::*;
 
     fn parse(s: &str) -> Result<XenArgs, PmdError> {
-        XenArgs::parse(&s.parse::<Devargs>().unwrap())
+        XenArgs::parse(&s.parse::<Devargs>().unwrap(), 3)
     }
 
     #[test]

@@ -3,82 +3,117 @@
 //! `<domid>/<devid>` for every vif this domain is to serve (netback's xenbus backend
 //! watches the same directory; ANCHORS 3.3).
 //!
-//! Must never: panic on what the toolstack wrote (a malformed entry is an error
-//! naming its key), or take a vif another backend already serves.
+//! A vif is waiting while its state is the toolstack's Initialising and no backend has
+//! advertised features on it; [`Netback::bind`](super::Netback::bind) with
+//! [`Claim::Unclaimed`](super::xenbus::Claim) re-checks that in the transaction that
+//! writes its own, so two searches (ports of one process, or two processes) never
+//! take the same vif.
+//!
+//! Must never: panic on, or stop at, what the toolstack wrote (a malformed entry is
+//! skipped and logged once), or block: the caller owns the watch queue and waits on it.
 
-use super::xenbus::{read_str, XenbusError};
-use crate::platform::{TxId, XenStore};
+use std::collections::BTreeSet;
+
+use super::xenbus::{has_backend, read_str, XenbusError};
+use crate::platform::{TxId, XenStore, XsError};
 use crate::wire::grant::DomId;
 use crate::wire::xenbus::XenbusState;
 
-/// Waits for a vif under `/local/domain/<own>/backend/vif` still in the toolstack's
-/// Initialising state (any other state means a backend took it), with device id
-/// `devid` if given; returns its frontend domain and device id. The lowest one wins
-/// when several are waiting.
-pub fn first_vif<S: XenStore + ?Sized>(
-    st: &S,
-    own: DomId,
+/// A watch on this domain's `backend/vif` and the vifs it must pass over.
+#[derive(Debug)]
+pub struct VifSearch {
+    dir: String,
+    token: String,
     devid: Option<u32>,
-) -> Result<(DomId, u32), XenbusError> {
-    let dir = format!("/local/domain/{}/backend/vif", own.0);
-    let token = format!("vpmd-discover:{dir}");
-    st.watch(&dir, &token)?;
-    let found = loop {
-        // The watch fires once at once, so the first scan sees what exists already.
-        match st.read_watch(None) {
-            Ok(Some(_)) => {}
-            Ok(None) => continue,
-            Err(e) => break Err(e.into()),
-        }
-        match scan(st, &dir, devid) {
-            Ok(Some(v)) => break Ok(v),
-            Ok(None) => {}
-            Err(e) => break Err(e),
-        }
-    };
-    // On error too: a retry watches again with the same token.
-    let _ = st.unwatch(&dir, &token);
-    found
+    /// Vifs that failed to bind, and malformed entries already logged.
+    skip: BTreeSet<String>,
 }
 
-/// The lowest waiting vif in `dir`, if any.
-fn scan<S: XenStore + ?Sized>(
-    st: &S,
-    dir: &str,
-    devid: Option<u32>,
-) -> Result<Option<(DomId, u32)>, XenbusError> {
-    let mut found = None;
-    for dom in children(st, dir)? {
-        let dom_key = format!("{dir}/{dom}");
-        let domid = number(&dom, &dom_key, "not a domain id")?;
-        for dev in children(st, &dom_key)? {
-            let dev_key = format!("{dom_key}/{dev}");
-            let dev = number(&dev, &dev_key, "not a device id")?;
-            let state = read_str(st, &format!("{dev_key}/state"))?;
-            let waiting = state
-                .as_deref()
-                .and_then(|s| XenbusState::parse(s.as_bytes()))
-                == Some(XenbusState::Initialising);
-            if waiting && devid.is_none_or(|d| d == dev) {
-                found = Some(found.map_or((domid, dev), |f: (u16, u32)| f.min((domid, dev))));
+impl VifSearch {
+    /// Watches `/local/domain/<own>/backend/vif` for vifs with device id `devid`
+    /// (any if `None`). The watch fires once at once, so the first event scans what
+    /// exists already.
+    pub fn start<S: XenStore + ?Sized>(
+        st: &S,
+        own: DomId,
+        devid: Option<u32>,
+    ) -> Result<Self, XsError> {
+        let dir = format!("/local/domain/{}/backend/vif", own.0);
+        let token = format!("vpmd-discover:{dir}");
+        st.watch(&dir, &token)?;
+        Ok(Self {
+            dir,
+            token,
+            devid,
+            skip: BTreeSet::new(),
+        })
+    }
+
+    /// The waiting vifs, lowest (domid, devid) first.
+    pub fn waiting<S: XenStore + ?Sized>(&mut self, st: &S) -> Result<Vec<(DomId, u32)>, XsError> {
+        let mut found = Vec::new();
+        for dom in children(st, &self.dir)? {
+            let dom_key = format!("{}/{dom}", self.dir);
+            let Some(domid) = self.number::<u16>(&dom, &dom_key, "not a domain id") else {
+                continue;
+            };
+            for dev in children(st, &dom_key)? {
+                let dev_key = format!("{dom_key}/{dev}");
+                let Some(dev) = self.number::<u32>(&dev, &dev_key, "not a device id") else {
+                    continue;
+                };
+                if self.devid.is_some_and(|d| d != dev) || self.skip.contains(&dev_key) {
+                    continue;
+                }
+                if waiting(st, &dev_key)? {
+                    found.push((domid, dev));
+                }
             }
         }
+        found.sort_unstable();
+        Ok(found.into_iter().map(|(d, v)| (DomId(d), v)).collect())
     }
-    Ok(found.map(|(d, v)| (DomId(d), v)))
+
+    /// Passes over the vif at backend directory `be` from now on (it failed to bind:
+    /// retrying would fail the same way until the toolstack makes a new one).
+    pub fn skip(&mut self, be: &str) {
+        self.skip.insert(be.to_owned());
+    }
+
+    /// Removes the watch.
+    pub fn stop<S: XenStore + ?Sized>(self, st: &S) {
+        let _ = st.unwatch(&self.dir, &self.token);
+    }
+
+    /// `s` as a number, or `None` (logged once) if the toolstack wrote something else.
+    fn number<T: std::str::FromStr>(&mut self, s: &str, key: &str, why: &str) -> Option<T> {
+        let n = s.parse().ok();
+        if n.is_none() && self.skip.insert(key.to_owned()) {
+            log::warn!("{key}: {why}, skipped");
+        }
+        n
+    }
+}
+
+/// Whether the vif at `be` is the toolstack's and no backend's yet.
+fn waiting<S: XenStore + ?Sized>(st: &S, be: &str) -> Result<bool, XsError> {
+    let state = match read_str(st, &format!("{be}/state")) {
+        Ok(s) => s,
+        Err(XenbusError::Store(e)) => return Err(e),
+        Err(_) => return Ok(false),
+    };
+    let initialising = state
+        .as_deref()
+        .and_then(|s| XenbusState::parse(s.as_bytes()))
+        == Some(XenbusState::Initialising);
+    Ok(initialising && !has_backend(st, TxId::NONE, be)?)
 }
 
 /// The children of `path`; none if it does not exist yet.
-fn children<S: XenStore + ?Sized>(st: &S, path: &str) -> Result<Vec<String>, XenbusError> {
+fn children<S: XenStore + ?Sized>(st: &S, path: &str) -> Result<Vec<String>, XsError> {
     match st.directory(TxId::NONE, path) {
         Ok(c) => Ok(c),
         Err(e) if e.is_not_found() => Ok(Vec::new()),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     }
-}
-
-fn number<T: std::str::FromStr>(s: &str, key: &str, why: &'static str) -> Result<T, XenbusError> {
-    s.parse().map_err(|_| XenbusError::Key {
-        key: key.to_owned(),
-        why,
-    })
 }

@@ -2,7 +2,8 @@
 //! the [`Platform`](crate::platform::Platform) (the sim today, a Linux dom0 later).
 //!
 //! - [`xenbus`]: feature keys, the backend state machine, connect/disconnect;
-//!   [`discover`]: the first vif the toolstack creates for this domain.
+//!   [`discover`]: the vifs the toolstack created for this domain, waiting for a
+//!   backend; [`slot`]: the vif a port serves, bound again when the toolstack replaces it.
 //! - [`rx`]: vpmd's rx, from the guest's tx ring; [`tx`]: vpmd's tx, into the guest's
 //!   rx ring. Directions are named from vpmd's side, as in ethdev.
 //! - [`staging`]: grants the frontend keeps mapped (staging grants), copied without
@@ -34,6 +35,7 @@ pub mod mcast;
 pub mod ring;
 pub mod rx;
 pub mod rx_stall;
+pub mod slot;
 pub mod staging;
 pub mod stats;
 pub mod toeplitz;
@@ -48,11 +50,12 @@ pub use ctrl::{CtrlCounters, CtrlSide};
 pub use hash::HashSettings;
 pub use mcast::McastFilter;
 pub use rx::GuestTxRing;
+pub use slot::VifSlot;
 pub use staging::{Staging, STAGING_MAX_GRANTS};
 pub use stats::QueueCounters;
 pub use tx::{FrontendOffloads, GuestRxRing};
 pub use vif::{FatalReason, VifShared};
-pub use xenbus::{BackendConfig, Netback, QueueEnds, XenbusError};
+pub use xenbus::{BackendConfig, Claim, Netback, QueueEnds, Queues, XenbusError};
 
 use crate::platform::{CopySegment, EventChannels, GrantOps, Platform};
 

@@ -105,9 +105,32 @@ pub enum XenbusError {
         /// The platform's error.
         err: String,
     },
+    /// Another backend set the vif up first ([`Claim::Unclaimed`]).
+    #[error("{path}: served by another backend")]
+    Taken {
+        /// The vif's backend directory.
+        path: String,
+    },
     /// Xenstore failed.
     #[error(transparent)]
     Store(#[from] XsError),
+}
+
+/// The feature key every backend writes when it sets a vif up (netback's
+/// `feature-rx-copy`); its presence is what tells a vif is served.
+const FEATURE_RX_COPY: &str = "feature-rx-copy";
+
+/// Whether a backend has advertised its features in the backend directory `be`.
+pub(crate) fn has_backend<S: XenStore + ?Sized>(
+    st: &S,
+    tx: TxId,
+    be: &str,
+) -> Result<bool, XsError> {
+    match st.read(tx, &format!("{be}/{FEATURE_RX_COPY}")) {
+        Ok(_) => Ok(true),
+        Err(e) if e.is_not_found() => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// One step from `from` towards `to` along netback's legal transitions, or `None`
@@ -147,6 +170,74 @@ struct QueueSlot<P: Platform> {
     stats: Arc<QueueCounters>,
 }
 
+impl<P: Platform> Clone for QueueSlot<P> {
+    fn clone(&self) -> Self {
+        Self {
+            rx: Arc::clone(&self.rx),
+            tx: Arc::clone(&self.tx),
+            stats: Arc::clone(&self.stats),
+        }
+    }
+}
+
+/// The backend's side of a port's queues: the handovers its rings reach the data path
+/// through and their counters. They outlive a vif, so a port bound to the next vif
+/// keeps its queues and its counts.
+pub struct Queues<P: Platform>(Vec<QueueSlot<P>>);
+
+impl<P: Platform> Clone for Queues<P> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<P: Platform> Queues<P> {
+    /// `n` queues (1..=[`MAX_QUEUES`]) and their data-path ends.
+    pub fn new(n: u16) -> (Self, Vec<QueueEnds<P>>) {
+        let (slots, ends) = (0..n.clamp(1, MAX_QUEUES))
+            .map(|_| {
+                let (rx, rx_reader) = handover();
+                let (tx, tx_reader) = handover();
+                let stats = Arc::new(QueueCounters::default());
+                let end = QueueEnds {
+                    rx: rx_reader,
+                    tx: tx_reader,
+                    stats: Arc::clone(&stats),
+                };
+                (QueueSlot { rx, tx, stats }, end)
+            })
+            .unzip();
+        (Self(slots), ends)
+    }
+
+    /// How many queues.
+    pub fn len(&self) -> u16 {
+        self.0.len() as u16
+    }
+
+    /// Whether there are none (never: [`Queues::new`] makes at least one).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Every queue's netback counters.
+    pub fn stats(&self) -> Vec<Arc<QueueCounters>> {
+        self.0.iter().map(|q| Arc::clone(&q.stats)).collect()
+    }
+}
+
+/// Whether [`Netback::bind`] may take a vif another backend has set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// The vif named in the devargs: set it up whatever is there (a restarted
+    /// backend takes its vif back).
+    Named,
+    /// A vif found by [`discover`](super::discover): only if no backend advertised
+    /// features on it yet, checked in the transaction that writes ours, so two
+    /// backends never serve one vif.
+    Unclaimed,
+}
+
 /// The backend of one vif.
 pub struct Netback<P: Platform> {
     platform: Arc<P>,
@@ -154,7 +245,9 @@ pub struct Netback<P: Platform> {
     be: String,
     fe: String,
     state: XenbusState,
-    queues: Vec<QueueSlot<P>>,
+    queues: Queues<P>,
+    /// The toolstack removed the backend directory: nothing more is written there.
+    removed: bool,
     vif: Arc<VifShared>,
     mac: [u8; 6],
     handle: u32,
@@ -199,13 +292,26 @@ pub fn frontend_path(frontend: DomId, devid: u32) -> String {
 }
 
 impl<P: Platform> Netback<P> {
-    /// Probes the vif the toolstack created: reads `mac` and `handle`, advertises the
-    /// features in one transaction, enters Initialising, watches the frontend's state,
-    /// reports `hotplug-status=connected` and reacts to the frontend's state once. Returns the data-path ends of every queue.
+    /// Probes the vif the toolstack created, with new queues: [`Netback::bind`] with
+    /// [`Claim::Named`]. Returns the data-path ends of every queue.
     pub fn probe(
         platform: Arc<P>,
         cfg: BackendConfig,
     ) -> Result<(Self, Vec<QueueEnds<P>>), XenbusError> {
+        let (queues, ends) = Queues::new(cfg.max_queues);
+        Ok((Self::bind(platform, cfg, &queues, Claim::Named)?, ends))
+    }
+
+    /// Sets up the vif `cfg` names on `queues`: reads `mac` and `handle`, advertises
+    /// the features in one transaction, enters Initialising, watches the frontend's
+    /// state, reports `hotplug-status=connected` and reacts to the frontend's state
+    /// once.
+    pub fn bind(
+        platform: Arc<P>,
+        cfg: BackendConfig,
+        queues: &Queues<P>,
+        claim: Claim,
+    ) -> Result<Self, XenbusError> {
         let be = backend_path(platform.domid(), cfg.frontend, cfg.devid);
         let st = platform.store();
         let fe = match st.read(TxId::NONE, &format!("{be}/frontend")) {
@@ -232,14 +338,17 @@ impl<P: Platform> Netback<P> {
                 why: "not a number",
             })?,
         };
-        let max_queues = cfg.max_queues.clamp(1, MAX_QUEUES);
-        transact(st, |tx| {
+        let max_queues = queues.len();
+        let taken = transact(st, |tx| {
+            if claim == Claim::Unclaimed && has_backend(st, tx, &be)? {
+                return Ok(true);
+            }
             for (k, v) in [
                 ("feature-sg", "1"),
                 ("feature-gso-tcpv4", "1"),
                 ("feature-gso-tcpv6", "1"),
                 ("feature-ipv6-csum-offload", "1"),
-                ("feature-rx-copy", "1"),
+                (FEATURE_RX_COPY, "1"),
                 ("feature-rx-flip", "0"),
                 ("feature-multicast-control", "1"),
                 ("feature-dynamic-multicast-control", "1"),
@@ -256,20 +365,11 @@ impl<P: Platform> Netback<P> {
                 tx,
                 &format!("{be}/state"),
                 XenbusState::Initialising.as_str().as_bytes(),
-            )
+            )?;
+            Ok(false)
         })?;
-        let mut queues = Vec::new();
-        let mut ends = Vec::new();
-        for _ in 0..max_queues {
-            let (rx, rx_reader) = handover();
-            let (tx, tx_reader) = handover();
-            let stats = Arc::new(QueueCounters::default());
-            ends.push(QueueEnds {
-                rx: rx_reader,
-                tx: tx_reader,
-                stats: Arc::clone(&stats),
-            });
-            queues.push(QueueSlot { rx, tx, stats });
+        if taken {
+            return Err(XenbusError::Taken { path: be });
         }
         let mut nb = Self {
             platform,
@@ -277,7 +377,8 @@ impl<P: Platform> Netback<P> {
             be,
             fe,
             state: XenbusState::Initialising,
-            queues,
+            queues: queues.clone(),
+            removed: false,
             vif: Arc::new(VifShared::new()),
             mac,
             handle,
@@ -300,7 +401,7 @@ impl<P: Platform> Netback<P> {
             b"connected",
         )?;
         nb.frontend_changed()?;
-        Ok((nb, ends))
+        Ok(nb)
     }
 
     /// The token of this vif's watches.
@@ -375,7 +476,7 @@ impl<P: Platform> Netback<P> {
 
     /// Per-queue netback counters.
     pub fn queue_stats(&self) -> Vec<Arc<QueueCounters>> {
-        self.queues.iter().map(|q| Arc::clone(&q.stats)).collect()
+        self.queues.stats()
     }
 
     /// Handles the watch events that arrive within `timeout` and the control ring's
@@ -407,7 +508,7 @@ impl<P: Platform> Netback<P> {
         }
         self.next_service = now + SERVICE_PERIOD;
         for g in &mut self.gates {
-            let stats = &self.queues[g.queue].stats;
+            let stats = &self.queues.0[g.queue].stats;
             let seen = |i: usize| u64::from(stats.seen_prod[i].load(Ordering::Relaxed));
             let progress = match g.signals {
                 Signals::GuestTx => seen(0),
@@ -420,6 +521,23 @@ impl<P: Platform> Netback<P> {
 
     /// Reacts to the frontend's current state (called on each watch event).
     pub fn frontend_changed(&mut self) -> Result<(), XsError> {
+        if !self.removed {
+            match self
+                .platform
+                .store()
+                .read(TxId::NONE, &format!("{}/state", self.be))
+            {
+                Ok(_) => {}
+                Err(e) if e.is_not_found() => {
+                    log::info!("{}: removed by the toolstack", self.be);
+                    self.removed = true;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if self.removed {
+            return self.go(XenbusState::Closed);
+        }
         let fe_state = match read_str(self.platform.store(), &format!("{}/state", self.fe)) {
             Ok(Some(s)) => XenbusState::parse(s.as_bytes()).unwrap_or(XenbusState::Unknown),
             Ok(None) => XenbusState::Unknown,
@@ -503,6 +621,9 @@ impl<P: Platform> Netback<P> {
                 if let Err(e) = self.connect() {
                     log::error!("{}: connect failed: {e}", self.be);
                     self.disconnect();
+                    if self.removed {
+                        return Ok(());
+                    }
                     self.platform.store().write(
                         TxId::NONE,
                         &format!("{}/error", self.be),
@@ -517,20 +638,38 @@ impl<P: Platform> Netback<P> {
         Ok(())
     }
 
+    /// Enters `s`, writing it unless the toolstack removed the directory: as
+    /// `xenbus_switch_state`, a removed backend is never re-created.
     fn switch(&mut self, s: XenbusState) -> Result<(), XsError> {
-        self.platform.store().write(
-            TxId::NONE,
-            &format!("{}/state", self.be),
-            s.as_str().as_bytes(),
-        )?;
+        if !self.removed {
+            let st = self.platform.store();
+            let key = format!("{}/state", self.be);
+            let present = transact(st, |tx| match st.read(tx, &key) {
+                Ok(_) => st.write(tx, &key, s.as_str().as_bytes()).map(|()| true),
+                Err(e) if e.is_not_found() => Ok(false),
+                Err(e) => Err(e),
+            })?;
+            self.removed = !present;
+        }
         self.state = s;
         Ok(())
+    }
+
+    /// Whether the toolstack removed the vif's backend directory (the guest is gone
+    /// for good; a reconnect is a new vif).
+    pub fn removed(&self) -> bool {
+        self.removed
+    }
+
+    /// The frontend's domain.
+    pub fn frontend(&self) -> DomId {
+        self.cfg.frontend
     }
 
     /// Takes the rings back from the data path (waiting for any burst in flight) and
     /// drops them, which unmaps and unbinds.
     fn disconnect(&mut self) {
-        for q in &self.queues {
+        for q in &self.queues.0 {
             q.rx.stop();
             q.tx.stop();
         }
@@ -675,7 +814,7 @@ impl<P: Platform> Netback<P> {
             } else {
                 self.gates.push(gate(Signals::Both, &tx_ch));
             }
-            let slot = &self.queues[q];
+            let slot = &self.queues.0[q];
             let parts = |page, evtchn, staged| VifRingParts {
                 platform: Arc::clone(p),
                 domid: dom,
@@ -739,6 +878,9 @@ impl<P: Platform> Netback<P> {
         self.go(XenbusState::Closed)?;
         for path in self.watched() {
             let _ = self.platform.store().unwatch(&path, &self.watch_token());
+        }
+        if self.removed {
+            return Ok(());
         }
         // The vif is gone: xl must not take this backend for a live one.
         match self

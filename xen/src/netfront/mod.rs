@@ -310,9 +310,11 @@ impl Netfront {
     /// `talk_to_netback`: rings, grants, ports, and every key in one transaction.
     fn connect(&mut self) -> Result<(), NetfrontError> {
         self.release();
-        let be_max: u16 = read_opt(&self.store, &format!("{}/multi-queue-max-queues", self.be))?
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(1);
+        let be_max_key = read_opt(&self.store, &format!("{}/multi-queue-max-queues", self.be))?;
+        // Linux writes `multi-queue-num-queues` whenever the backend offers queues,
+        // 1 included (its keys stay flat then).
+        let mq = be_max_key.is_some();
+        let be_max: u16 = be_max_key.and_then(|v| v.trim().parse().ok()).unwrap_or(1);
         let queues = self.cfg.queues.clamp(1, be_max.max(1));
         let split = self.cfg.split_evtchn
             && read_opt(
@@ -382,7 +384,7 @@ impl Netfront {
                     None => w("event-channel", fq.ch_tx.port().to_string())?,
                 }
             }
-            if qs.len() > 1 {
+            if mq {
                 st.write(
                     tx,
                     &format!("{fe}/multi-queue-num-queues"),
@@ -401,6 +403,14 @@ impl Netfront {
             }
             Ok(())
         })?;
+        // `xennet_connect` kicks every queue before it reports Connected, so before
+        // the backend has bound the ports: Xen drops these events.
+        for fq in &self.queues {
+            fq.ch_tx.notify()?;
+            if let Some(rx) = &fq.ch_rx {
+                rx.notify()?;
+            }
+        }
         Ok(())
     }
 

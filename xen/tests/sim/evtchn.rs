@@ -40,6 +40,21 @@ fn notify_and_wait_across_two_endpoints() {
     assert!(!fe.pending().unwrap());
 }
 
+/// As in Xen, a notification on a port its remote has not bound yet is lost: Linux's
+/// netfront kicks its backend before the backend connects, and the backend must not
+/// count on that event.
+#[test]
+fn a_notify_before_the_bind_is_dropped() {
+    let sim = Sim::new("evtchn-early");
+    let (g, be) = (sim.guest(), sim.backend());
+    let fe = g.alloc_unbound(DomId::DOM0).unwrap();
+    fe.notify().unwrap();
+    let bk = be.events().bind_interdomain(GUEST, fe.port()).unwrap();
+    assert!(!bk.pending().unwrap());
+    fe.notify().unwrap();
+    assert!(bk.wait(Some(GUARD)).unwrap());
+}
+
 #[test]
 fn binding_checks_domain_port_and_owner() {
     let sim = Sim::new("evtchn-bind");

@@ -35,7 +35,7 @@ pub use faults::{CopyFault, Faults, NotifyFault};
 pub use grant_table::{PagePin, SimGrants, SimMapping, SimPage};
 pub use guest::{Guest, GuestError};
 pub use host::{Host, SimPaths};
-pub use toolstack::{create_vif, VifSpec};
+pub use toolstack::{create_vif, remove_vif, VifSpec};
 
 use super::xenstore::XsClient;
 use super::Platform;

@@ -61,3 +61,14 @@ pub fn create_vif<S: XenStore + ?Sized>(store: &S, v: &VifSpec) -> Result<(), Xs
         Ok(())
     })
 }
+
+/// Removes both directories in one transaction, as libxl does once a destroyed
+/// guest's backend reached Closed (or timed out).
+pub fn remove_vif<S: XenStore + ?Sized>(store: &S, v: &VifSpec) -> Result<(), XsError> {
+    let be = backend_path(v.backend, v.frontend, v.devid);
+    let fe = frontend_path(v.frontend, v.devid);
+    transact(store, |tx| {
+        store.rm(tx, &be)?;
+        store.rm(tx, &fe)
+    })
+}

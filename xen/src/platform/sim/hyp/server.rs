@@ -162,6 +162,11 @@ impl HypState {
                 return (Reply::err(libc::EINVAL), vec![]);
             }
         };
+        // Xen drops a notification sent on a port nobody bound yet (Linux's netfront
+        // kicks before its backend connects): the binder starts with none pending.
+        if let Err(e) = sys::eventfd_consume(&own) {
+            return (Reply::err(e.raw_os_error().unwrap_or(libc::EIO)), vec![]);
+        }
         self.ports.insert((remote, port), PortState::Bound);
         let local = self.new_port(caller);
         self.ports.insert((caller, local), PortState::Bound);
