@@ -148,7 +148,7 @@ build_images() {
   copy_with_libs "$d" "$XB/xl" "$XB/xenstored" "$XB/xenconsoled" "$XB/xen-init-dom0" /usr/bin/xenstore
   copy_with_libs "$d" /lib/x86_64-linux-gnu/libgcc_s.so.1
   local t2
-  for t2 in ls read write exists rm; do ln -sf xenstore "$d/usr/bin/xenstore-$t2"; done
+  for t2 in ls read write exists rm watch; do ln -sf xenstore "$d/usr/bin/xenstore-$t2"; done
   mkdir -p "$d"/etc/xen/scripts "$d"/var/lib/xen "$d"/var/lib/xenstored "$d"/run/xen "$d"/run/xenstored "$d"/guest
   : > "$d/etc/xen/xl.conf"
   install -m 755 "$HERE/vif-vpmd" "$d/etc/xen/scripts/vif-vpmd"
@@ -266,7 +266,7 @@ judge_pair() {
     grep -a -q 'DOM0-MARK reconnect-ping-ac-OK' "$BOOTLOG" || rec=failed
   fi
   c=$(grep -a -c 'DOM0-MARK xl-destroy-returned' "$BOOTLOG" || true)
-  if ((c < 2)) || grep -a 'DOM0-MARK xl-destroy-returned' "$BOOTLOG" | grep -a -q -v ' rc=0 '; then
+  if ((c < 1)) || grep -a 'DOM0-MARK xl-destroy-returned' "$BOOTLOG" | grep -a -q -v ' rc=0 '; then
     destroy=failed
   fi
   # Per port, in port order: ipackets opackets ibytes obytes ierrors oerrors imissed rx_nombuf
@@ -291,17 +291,22 @@ judge_pair() {
     # so at least bytes/64Ki frames), its ACKs and the pings the other way.
     ((ip >= 10 && op >= 10)) || counters=failed
     ((ie == 0 && nb == 0)) || counters=failed
-    # Port 0 serves guest a throughout; port 1's peer is away between b's destroy and
-    # c's connection, when what a sends it is dropped as tx errors (link down).
-    ((i == 1 || oe == 0)) || counters=failed
   done
   if ((${#ports[@]} != 2)); then
     counters=failed
   else
-    # The bulk data: into port 0 from a, out of port 1 to b.
-    read -r ip _ ib _ <<< "${P[0]}"
-    read -r _ op _ ob _ <<< "${P[1]}"
-    ((ip >= min && ib >= bytes && op >= min && ob >= bytes)) || counters=failed
+    # The bulk data went into a's port and out of the other (b's, then c's). a's port
+    # is the one that received most bytes (a is created first, so port 0 unless the
+    # ports bound out of order); it served a throughout: no tx errors. The other
+    # one's guest was away before b connected and between b's destroy and c's
+    # connection: what a sent it then was dropped as tx errors (link down).
+    local in=0 out=1 ib0 ib1
+    read -r _ _ ib0 _ <<< "${P[0]}"; read -r _ _ ib1 _ <<< "${P[1]}"
+    ((ib1 > ib0)) && { in=1; out=0; }
+    read -r ip _ ib _ _ oe _ <<< "${P[in]}"
+    read -r _ op _ ob _ <<< "${P[out]}"
+    ((ip >= min && ib >= bytes && op >= min && ob >= bytes && oe == 0)) || counters=failed
+    ((in == 0)) || echo "$PROG: note: guest a's traffic came in on port 1" >&2
   fi
   [[ $ab = ok ]] || reasons+=(ping-ab)
   [[ $ba = ok ]] || reasons+=(ping-ba)
