@@ -409,13 +409,15 @@ impl<P: Platform> Netback<P> {
         format!("vpmd-netback:{}", self.be)
     }
 
-    /// What this vif watches: the frontend's state, and the keys netback applies to a
-    /// live connection.
+    /// What this vif watches: the frontend's state, the keys netback applies to a
+    /// live connection, and the whole backend directory (its `rate`, and its removal
+    /// by the toolstack: a watch on a key that never existed, such as an unset
+    /// `rate`, does not fire when its parent goes in Xen's xenstored).
     fn watched(&self) -> [String; 3] {
         [
             format!("{}/state", self.fe),
             format!("{}/request-multicast-control", self.fe),
-            format!("{}/rate", self.be),
+            self.be.clone(),
         ]
     }
 
