@@ -317,6 +317,8 @@ judge_pair() {
   [[ $counters = ok ]] || reasons+=(counters)
   grep -a -q 'DOM0-MARK payload-exited rc=0 ' "$BOOTLOG" || reasons+=(payload-exit)
   grep -a -q 'DOM0-MARK all-done' "$BOOTLOG" || reasons=("$(boot_failure)" "${reasons[@]}")
+  # The TCG artefact (README) at its worst: nothing works without xenstored.
+  grep -a -q 'DOM0-MARK xenstored-DIED' "$BOOTLOG" && reasons=(xenstored-died "${reasons[@]}")
   local r=PASS why=
   if ((${#reasons[@]})); then r=FAIL; why=" reason=$(IFS=,; echo "${reasons[*]}")"; fi
   echo "$PROG: counters ${ports[*]} mbufs_in_use=$mb" >&2
