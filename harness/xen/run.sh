@@ -23,6 +23,8 @@
 #               'vpmd_reconnect=0 vpmd_bulk_kb=1024')
 # --wait S      how long dom0 waits for a domU's ping (default 90)
 # --timeout S   the whole boot (default 400; 900 for pair)
+# --stall S     stop once the serial line has been silent for S seconds (default 300:
+#               dom0 prints at least every step, the longest wait is the bulk's)
 # --smp N       QEMU CPUs, also dom0's vCPUs (default 2)
 # --cpu MODEL   QEMU's -cpu (default max)
 # --accel A     QEMU's -accel (default tcg,thread=multi)
@@ -56,7 +58,7 @@ XB=/usr/lib/xen-4.17/bin
 log() { echo "$PROG: $*" >&2; }
 die() { echo "$PROG: error: $*" >&2; exit 2; }
 
-BIN='' ARGS='' NETBACK=0 WAIT=90 TMO='' SMP=2 CPU=max ACCEL=tcg,thread=multi
+BIN='' ARGS='' NETBACK=0 WAIT=90 TMO='' STALL=300 SMP=2 CPU=max ACCEL=tcg,thread=multi
 SCENARIO=ping DOM0X=
 while (($#)); do
   case $1 in
@@ -67,6 +69,7 @@ while (($#)); do
     --dom0-args) DOM0X=$2; shift 2 ;;
     --wait) WAIT=$2; shift 2 ;;
     --timeout) TMO=$2; shift 2 ;;
+    --stall) STALL=$2; shift 2 ;;
     --smp) SMP=$2; shift 2 ;;
     --cpu) CPU=$2; shift 2 ;;
     --accel) ACCEL=$2; shift 2 ;;
@@ -207,7 +210,7 @@ qemu-system-x86_64 -accel "$ACCEL" -cpu "$CPU" -smp "$SMP" -m 2048 -display none
     printf '[%7s] %s\n' "$(centis)" "${line%$'\r'}"
   done >> "$BOOTLOG" &
 PIPE=$!
-end=$((SECONDS + TMO)); QPID='' SHOWN=0
+end=$((SECONDS + TMO)); QPID='' SHOWN=0 SIZE=0 STILL=$SECONDS STALLED=0
 # progress: dom0's marks as they come, on stderr
 progress() {
   local n
@@ -221,6 +224,10 @@ while ((SECONDS < end)); do
   [[ -z $QPID && -s $RUN/qemu.pid ]] && QPID=$(cat "$RUN/qemu.pid")
   [[ -n $QPID ]] && ! kill -0 "$QPID" 2>/dev/null && break
   grep -a -q -E 'DOM0-MARK all-done|Panic on CPU|Kernel panic' "$BOOTLOG" && { sleep 2; break; }
+  # A dom0 process hung (the TCG artefact, README): nothing more will come.
+  sz=$(stat -c %s "$BOOTLOG")
+  if ((sz != SIZE)); then SIZE=$sz STILL=$SECONDS
+  elif ((SECONDS - STILL >= STALL)); then STALLED=1; log "no serial output for ${STALL}s: stopping"; break; fi
   sleep 1
 done
 if [[ -n $QPID ]]; then kill "$QPID" 2>/dev/null || true; fi
@@ -237,7 +244,9 @@ boot_failure() {
   if grep -a -q -E 'Panic on CPU|Kernel panic' "$BOOTLOG"; then
     echo panic
   else
-    echo "timeout-after-$(grep -a -o 'DOM0-MARK [a-zA-Z0-9-]*' "$BOOTLOG" | tail -n 1 | cut -d' ' -f2)"
+    local what=timeout
+    ((STALLED)) && what=stalled
+    echo "$what-after-$(grep -a -o 'DOM0-MARK [a-zA-Z0-9-]*' "$BOOTLOG" | tail -n 1 | cut -d' ' -f2)"
   fi
 }
 
