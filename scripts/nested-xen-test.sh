@@ -76,5 +76,11 @@ if [[ -z $verdict ]]; then
   echo "NESTED-XEN-TEST ERROR scenario=pair reason=no-verdict-from-harness(rc=$rc)"
   exit 2
 fi
+# Each run keeps its log (the harness reuses its path): the failures are rare.
+log=${verdict##* log=}
+if [[ -f $log ]]; then
+  keep=$(dirname "$log")/nested-xen-test-$(date -u +%Y%m%dT%H%M%S).log
+  cp "$log" "$keep" && verdict="${verdict% log=*} log=$keep"
+fi
 echo "NESTED-XEN-TEST ${verdict#XEN-HARNESS }"
 case $rc in 0|1|2) exit $rc ;; *) exit 1 ;; esac

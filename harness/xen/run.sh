@@ -328,10 +328,14 @@ judge_pair() {
   grep -a -q 'DOM0-MARK all-done' "$BOOTLOG" || reasons=("$(boot_failure)" "${reasons[@]}")
   # The TCG artefact (README) at its worst: nothing works without xenstored.
   grep -a -q 'DOM0-MARK xenstored-DIED' "$BOOTLOG" && reasons=(xenstored-died "${reasons[@]}")
+  # vif binds the payload logged (the xstat vif_binds is only shown at its prompt):
+  # a's and b's, then c's. Informative.
+  local binds
+  binds=$(grep -a -c 'PAYLOAD| .*backend/vif/[0-9]*/[0-9]*: bound' "$BOOTLOG" || true)
   local r=PASS why=
   if ((${#reasons[@]})); then r=FAIL; why=" reason=$(IFS=,; echo "${reasons[*]}")"; fi
   echo "$PROG: counters ${ports[*]} mbufs_in_use=$mb" >&2
-  echo "XEN-HARNESS $r scenario=pair backend=$BACKEND secs=$SECS ping_ab=$ab ping_ba=$ba big_ping=$big bulk=$bulk bytes=$bytes bulk_Bps=$rate reconnect=$rec destroy=$destroy counters=$counters dom0_segfaults=$SEGV$why log=$BOOTLOG"
+  echo "XEN-HARNESS $r scenario=pair backend=$BACKEND secs=$SECS ping_ab=$ab ping_ba=$ba big_ping=$big bulk=$bulk bytes=$bytes bulk_Bps=$rate reconnect=$rec vif_binds=$binds destroy=$destroy counters=$counters dom0_segfaults=$SEGV$why log=$BOOTLOG"
   [[ $r = PASS ]]
 }
 if [[ $SCENARIO = pair ]]; then
