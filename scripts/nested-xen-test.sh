@@ -15,12 +15,15 @@
 #     packets both ways, the bulk bytes went in port 0 and out of port 1, no rx
 #     errors, no tx errors on port 0 (port 1 drops what a sends while its guest is
 #     away, counted as tx errors).
-# Takes 4-8 minutes on 2 cores (TCG). Progress on stderr; the last line is the
+# A passing run takes about a minute on 2 cores (TCG); a failing one is bounded by
+# its waits, --timeout and run.sh's --stall. Progress on stderr; the last line is the
 # verdict, e.g.
-#   NESTED-XEN-TEST PASS scenario=pair backend=payload secs=312.40 ping_ab=ok ping_ba=ok
-#     big_ping=ok bulk=ok bytes=4194304 bulk_Bps=... reconnect=ok destroy=ok
-#     counters=ok dom0_segfaults=0 log=target/xen-harness/boot-pair-payload.log
-# (one line; FAIL lines add reason=). Exit status: 0 PASS, 1 FAIL, 2 set-up error.
+#   NESTED-XEN-TEST PASS scenario=pair backend=payload secs=55.69 ping_ab=ok ping_ba=ok
+#     big_ping=ok bulk=ok bytes=4194304 bulk_Bps=2207528 reconnect=ok vif_binds=3
+#     a_port=0 destroy=ok counters=ok dom0_segfaults=0
+#     log=target/xen-harness/nested-xen-test-20261122T095759.log
+# (one line; FAIL lines add reason=; each run keeps its serial log). Exit status: 0
+# PASS, 1 FAIL, 2 set-up error.
 #
 # Options:
 #   --no-reconnect  skip the destroy/re-create step (reconnect=skipped)
