@@ -282,20 +282,30 @@ judge_pair() {
   local -a P=()
   mapfile -t P < <(sed -n 's/.*STATS| *//p' "$BOOTLOG" | awk '
     /^"port":/ { p++ }
-    match($0, /^"(ipackets|opackets|ibytes|obytes|ierrors|oerrors|imissed|rx_nombuf)": [0-9]+/) {
+    match($0, /^"(ipackets|opackets|ibytes|obytes|ierrors|oerrors|imissed|rx_nombuf|tx_dropped)": [0-9]+/) {
       split(substr($0, 1, RLENGTH), kv, ": "); gsub(/"/, "", kv[1]); v[p, kv[1]] = kv[2] }
     match($0, /^"(before_start|after_stop)": [0-9]+/) {
       split(substr($0, 1, RLENGTH), kv, ": "); gsub(/"/, "", kv[1]); m[kv[1]] = kv[2] }
     END {
       for (i = 1; i <= p; i++)
         print v[i, "ipackets"]+0, v[i, "opackets"]+0, v[i, "ibytes"]+0, v[i, "obytes"]+0,
-          v[i, "ierrors"]+0, v[i, "oerrors"]+0, v[i, "imissed"]+0, v[i, "rx_nombuf"]+0
+          v[i, "ierrors"]+0, v[i, "oerrors"]+0, v[i, "imissed"]+0, v[i, "rx_nombuf"]+0,
+          v[i, "tx_dropped"]+0
       print "mbufs", m["before_start"], m["after_stop"] }')
-  local ports=() i ip op ib ob ie oe im nb min=$((bytes / 65536)) mb=- aport=-
+  local ports=() i ip op ib ob ie oe im nb td min=$((bytes / 65536)) mb=- aport=-
+  local -a rx=() sent=()
   for ((i = 0; i < ${#P[@]}; i++)); do
-    read -r ip op ib ob ie oe im nb <<< "${P[i]}"
-    if [[ $ip = mbufs ]]; then mb=$op/$ib; continue; fi
-    ports+=("p$i=rx:$ip/tx:$op/rxB:$ib/txB:$ob/ierr:$ie/oerr:$oe/miss:$im/nombuf:$nb")
+    read -r ip op ib ob ie oe im nb td <<< "${P[i]}"
+    if [[ $ip = mbufs ]]; then
+      mb=$op/$ib
+      # The pool's leak check: as many mbufs out after the stop as before the start.
+      [[ -n $op && $op = "$ib" ]] || counters=failed
+      continue
+    fi
+    ports+=("p$i=rx:$ip/tx:$op/rxB:$ib/txB:$ob/ierr:$ie/oerr:$oe/miss:$im/nombuf:$nb/txdrop:$td")
+    # What io forwarding took from port i, port 1-i sent, dropped on a down link
+    # (oerrors) or had refused (tx_dropped): every packet is accounted for.
+    rx+=("$ip") sent+=("$((op + oe + td))")
     # Both directions carried traffic: the bulk data one way (GSO frames up to 64 KiB,
     # so at least bytes/64Ki frames), its ACKs and the pings the other way.
     ((ip >= 10 && op >= 10)) || counters=failed
@@ -316,6 +326,10 @@ judge_pair() {
     read -r _ op _ ob _ <<< "${P[out]}"
     ((ip >= min && ib >= bytes && op >= min && ob >= bytes && oe == 0)) || counters=failed
     aport=$in
+    ((rx[0] == sent[1] && rx[1] == sent[0])) || {
+      counters=failed
+      echo "$PROG: counters: rx ${rx[*]} != sent+errors ${sent[1]} ${sent[0]}" >&2
+    }
   fi
   [[ $ab = ok ]] || reasons+=(ping-ab)
   [[ $ba = ok ]] || reasons+=(ping-ba)
