@@ -25,7 +25,18 @@
 # (one line; FAIL lines add reason=; each run keeps its serial log). Exit status: 0
 # PASS, 1 FAIL, 2 set-up error.
 #
+# With --bench it runs scenario bench instead (harness/xen/scenario-bench): one guest
+# sends 64-byte UDP frames with pktgen and counts what it receives, through vpmd-fwd's
+# net_vpmd_xen (rxonly, then txonly) and then, in the same boot, through the kernel's
+# xen-netback (pktgen in dom0 sending); 1400-byte frames with grant copy and with
+# grant map (copy-threshold=1024). It prints a table and
+#   RESULT xen-dom0 ours=... anchor=... unit=Mpps ratio=...
+# (and -guest-tx, -guest-rx, -map-1400 lines). Under emulation the absolute rates are
+# QEMU's, not a machine's: the ratio is what counts.
+#
 # Options:
+#   --bench         the benchmark above, not the test
+#   --secs S        seconds per measured direction and size with --bench (default 10)
 #   --no-reconnect  skip the destroy/re-create step (reconnect=skipped)
 #   --bulk-kb N     bulk data size in KiB (default 4096)
 #   --timeout S     the whole nested boot (default 900)
@@ -42,9 +53,11 @@ TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 log() { echo "$PROG: $*" >&2; }
 die() { echo "$PROG: error: $*" >&2; exit 2; }
 
-RECONNECT=1 BULK_KB=4096 TMO=900 BUILD=1
+RECONNECT=1 BULK_KB=4096 TMO=900 BUILD=1 BENCH=0 SECS=10
 while (($#)); do
   case $1 in
+    --bench) BENCH=1; shift ;;
+    --secs) SECS=$2; shift 2 ;;
     --no-reconnect) RECONNECT=0; shift ;;
     --bulk-kb) BULK_KB=$2; shift 2 ;;
     --timeout) TMO=$2; shift 2 ;;
@@ -55,6 +68,7 @@ while (($#)); do
 done
 [[ $BULK_KB =~ ^[0-9]+$ && $BULK_KB -gt 0 ]] || die "--bulk-kb wants a positive number"
 [[ $TMO =~ ^[0-9]+$ ]] || die "--timeout wants seconds"
+[[ $SECS =~ ^[0-9]+$ && $SECS -gt 0 ]] || die "--secs wants a positive number"
 
 cd "$ROOT"
 BIN=$TARGET/release/vpmd-fwd
@@ -64,12 +78,32 @@ if ((BUILD)); then
 fi
 [[ -x $BIN ]] || die "$BIN missing (build it or drop --no-build)"
 
+OUT=$(mktemp); trap 'rm -f "$OUT"' EXIT
+# keep_log WHAT: each run keeps its log (the harness reuses its path) as
+# nested-xen-WHAT-<time>.log; verdict= is the harness's verdict line naming it.
+keep_log() {
+  verdict=$(grep '^XEN-HARNESS ' "$OUT" | tail -n 1 || true)
+  local log=${verdict##* log=} keep
+  [[ -n $verdict && -f $log ]] || return 0
+  keep=$(dirname "$log")/nested-xen-$1-$(date -u +%Y%m%dT%H%M%S).log
+  cp "$log" "$keep" && verdict="${verdict% log=*} log=$keep"
+  log "log kept: $keep"
+}
+
+if ((BENCH)); then
+  # The scenario starts vpmd-fwd itself, once per phase, with the devargs it measures.
+  rc=0
+  harness/xen/run.sh --scenario bench --bin "$BIN" --args '' --timeout "$TMO" \
+    --dom0-args "vpmd_secs=$SECS" | tee "$OUT" || rc=$?
+  keep_log bench
+  exit $rc
+fi
+
 # Two ports without domid=: each binds the next vif the toolstack creates, a's to
 # port 0 (created first), b's to port 1, and later c's to port 1 again.
 ARGS="-l 0,1 --vdev net_vpmd_xen0 --vdev net_vpmd_xen1 --forward-mode io"
 ARGS+=" --port-topology paired --disable-link-check --hugepages never --stats-period 10"
 ARGS+=" --stats-json /var/log/vpmd-stats.json"
-OUT=$(mktemp); trap 'rm -f "$OUT"' EXIT
 rc=0
 harness/xen/run.sh --scenario pair --bin "$BIN" --args "$ARGS" --timeout "$TMO" \
   --dom0-args "vpmd_reconnect=$RECONNECT vpmd_bulk_kb=$BULK_KB" > "$OUT" || rc=$?
@@ -79,11 +113,6 @@ if [[ -z $verdict ]]; then
   echo "NESTED-XEN-TEST ERROR scenario=pair reason=no-verdict-from-harness(rc=$rc)"
   exit 2
 fi
-# Each run keeps its log (the harness reuses its path): the failures are rare.
-log=${verdict##* log=}
-if [[ -f $log ]]; then
-  keep=$(dirname "$log")/nested-xen-test-$(date -u +%Y%m%dT%H%M%S).log
-  cp "$log" "$keep" && verdict="${verdict% log=*} log=$keep"
-fi
+keep_log test
 echo "NESTED-XEN-TEST ${verdict#XEN-HARNESS }"
 case $rc in 0|1|2) exit $rc ;; *) exit 1 ;; esac

@@ -18,7 +18,11 @@
 #               pair: two domUs ping each other and move bulk TCP data through a
 #               payload forwarding between their vifs, one is replaced (xl destroy,
 #               xl create) and must reach the other again; scripts/nested-xen-test.sh
-#               runs it (harness/xen/scenario-pair)
+#               runs it (harness/xen/scenario-pair);
+#               bench: one guest's pktgen and rx counter measure 64-byte frames both
+#               ways through the payload (vpmd-fwd, grant copy then grant map), then
+#               through the kernel's xen-netback; RESULT lines
+#               (harness/xen/scenario-bench, scripts/nested-xen-test.sh --bench)
 # --dom0-args A more KEY=VALUE words for dom0's command line (scenario knobs, e.g.
 #               'vpmd_reconnect=0 vpmd_bulk_kb=1024')
 # --wait S      how long dom0 waits for a domU's ping (default 90)
@@ -141,13 +145,14 @@ build_images() {
   cp /boot/vmlinuz-"$KVER" "$t/vmlinuz"
 
   base_root "$t/domU"
-  copy_mods "$t/domU" xen-netfront
+  copy_mods "$t/domU" xen-netfront pktgen
   install -m 755 "$HERE/domU-init" "$t/domU/init"
+  install -m 644 "$HERE/domU-bench" "$t/domU/bench"
   pack "$t/domU" "$t/domU.cpio.gz"
 
   local d=$t/dom0
   base_root "$d"
-  copy_mods "$d" xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-netback
+  copy_mods "$d" xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-netback pktgen
   copy_with_libs "$d" "$XB/xl" "$XB/xenstored" "$XB/xenconsoled" "$XB/xen-init-dom0" /usr/bin/xenstore
   copy_with_libs "$d" /lib/x86_64-linux-gnu/libgcc_s.so.1
   local t2
@@ -161,7 +166,7 @@ build_images() {
   # the TCG artefact (README) has made it read a corrupt image.
   extract_vmlinux "$t/vmlinuz" "$d/guest/vmlinux" || log "no vmlinux extracted: guests boot the bzImage"
   install -m 755 "$HERE/dom0-init" "$d/init"
-  for f in "$HERE"/scenario-*; do install -m 644 "$f" "$d/"; done
+  for f in "$HERE"/scenario-* "$HERE"/dom0-lib; do install -m 644 "$f" "$d/"; done
   pack "$d" "$t/dom0.cpio.gz"
   rm -rf "$t/dom0" "$t/domU"
   rm -rf "$IMG"; mv "$t" "$IMG"
@@ -352,10 +357,21 @@ judge_pair() {
   echo "XEN-HARNESS $r scenario=pair backend=$BACKEND secs=$SECS ping_ab=$ab ping_ba=$ba big_ping=$big bulk=$bulk bytes=$bytes bulk_Bps=$rate reconnect=$rec vif_binds=$binds a_port=$aport destroy=$destroy counters=$counters dom0_segfaults=$SEGV$why log=$BOOTLOG"
   [[ $r = PASS ]]
 }
-if [[ $SCENARIO = pair ]]; then
-  judge_pair && exit 0
-  exit 1
-fi
+# Scenario bench (scenario-bench): the rates the guests measured, as RESULT lines
+# (bench-result.awk); PASS when every rate the headline needs was measured.
+judge_bench() {
+  local r=PASS why=
+  if ! grep -a -q 'DOM0-MARK all-done' "$BOOTLOG"; then
+    r=FAIL why=" reason=$(boot_failure)"
+  fi
+  awk -f "$HERE/bench-result.awk" "$BOOTLOG" || { r=FAIL; why="${why:- reason=rates-missing}"; }
+  echo "XEN-HARNESS $r scenario=bench backend=$BACKEND secs=$SECS dom0_segfaults=$SEGV$why log=$BOOTLOG"
+  [[ $r = PASS ]]
+}
+case $SCENARIO in
+  pair) judge_pair && exit 0; exit 1 ;;
+  bench) judge_bench && exit 0; exit 1 ;;
+esac
 
 reason=
 if grep -a -q 'DOM0-MARK domU-ping-OK' "$BOOTLOG"; then
