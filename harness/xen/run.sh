@@ -148,6 +148,7 @@ build_images() {
   copy_mods "$t/domU" xen-netfront pktgen
   install -m 755 "$HERE/domU-init" "$t/domU/init"
   install -m 644 "$HERE/domU-bench" "$t/domU/bench"
+  install -m 644 "$HERE/pktgen-setup" "$t/domU/pktgen-setup"
   pack "$t/domU" "$t/domU.cpio.gz"
 
   local d=$t/dom0
@@ -166,7 +167,7 @@ build_images() {
   # the TCG artefact (README) has made it read a corrupt image.
   extract_vmlinux "$t/vmlinuz" "$d/guest/vmlinux" || log "no vmlinux extracted: guests boot the bzImage"
   install -m 755 "$HERE/dom0-init" "$d/init"
-  for f in "$HERE"/scenario-* "$HERE"/dom0-lib; do install -m 644 "$f" "$d/"; done
+  for f in "$HERE"/scenario-* "$HERE"/dom0-lib "$HERE"/pktgen-setup; do install -m 644 "$f" "$d/"; done
   pack "$d" "$t/dom0.cpio.gz"
   rm -rf "$t/dom0" "$t/domU"
   rm -rf "$IMG"; mv "$t" "$IMG"

@@ -16,7 +16,7 @@ use crate::platform::{Platform, XsError};
 /// The vif a port serves, if any, and how it finds the next.
 pub struct VifSlot<P: Platform> {
     platform: Arc<P>,
-    /// The port's settings; `frontend` and `devid` are the bound vif's.
+    /// The port's settings; each bind sets `frontend` and `devid` on a copy.
     cfg: BackendConfig,
     queues: Queues<P>,
     nb: Option<Netback<P>>,
@@ -93,16 +93,13 @@ impl<P: Platform> VifSlot<P> {
     pub fn changed(&mut self) -> Result<(), XsError> {
         if let Some(nb) = &mut self.nb {
             nb.frontend_changed()?;
-            if !nb.removed() {
-                return Ok(());
-            }
-            let Some(devid) = self.search_for else {
+            // A named port keeps its (removed) vif: it serves that one only.
+            let (true, Some(devid)) = (nb.removed(), self.search_for) else {
                 return Ok(());
             };
-            if let Some(mut nb) = self.nb.take() {
-                log::info!("{}: vif removed; waiting for the next one", nb.path());
-                nb.close()?;
-            }
+            log::info!("{}: vif removed; waiting for the next one", nb.path());
+            nb.close()?;
+            self.nb = None;
             let st = self.platform.store();
             self.search = Some(VifSearch::start(st, self.platform.domid(), devid)?);
         }
@@ -129,8 +126,6 @@ impl<P: Platform> VifSlot<P> {
             ) {
                 Ok(nb) => {
                     log::info!("{}: bound", nb.path());
-                    self.cfg.frontend = frontend;
-                    self.cfg.devid = devid;
                     self.nb = Some(nb);
                     self.binds += 1;
                     if let Some(s) = self.search.take() {

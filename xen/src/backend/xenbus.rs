@@ -210,14 +210,9 @@ impl<P: Platform> Queues<P> {
         (Self(slots), ends)
     }
 
-    /// How many queues.
-    pub fn len(&self) -> u16 {
+    /// How many queues (at least one).
+    pub(crate) fn len(&self) -> u16 {
         self.0.len() as u16
-    }
-
-    /// Whether there are none (never: [`Queues::new`] makes at least one).
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 
     /// Every queue's netback counters.
