@@ -99,9 +99,9 @@ if ((BENCH)); then
   exit $rc
 fi
 
-# Two ports without domid=: each binds the next vif the toolstack creates, and the
-# port that served b binds c's. Which port gets a's is a race between the two
-# ports' control threads today (a_port= in the verdict says).
+# Two ports without domid=: the lowest searching port binds the next vif the
+# toolstack creates (a's on port 0, b's on port 1), and the port that served b binds
+# c's (a_port= in the verdict must be 0).
 ARGS="-l 0,1 --vdev net_vpmd_xen0 --vdev net_vpmd_xen1 --forward-mode io"
 ARGS+=" --port-topology paired --disable-link-check --hugepages never --stats-period 10"
 ARGS+=" --stats-json /var/log/vpmd-stats.json"

@@ -321,8 +321,8 @@ judge_pair() {
     counters=failed
   else
     # The bulk data went into a's port and out of the other (b's, then c's). a's port
-    # is the one that received most bytes (a is created first, so port 0 unless the
-    # ports bound out of order: a_port= says); it served a throughout: no tx
+    # is the one that received most bytes and must be port 0 (a is created first, and
+    # the lowest searching port takes the next vif); it served a throughout: no tx
     # errors. The other one's guest was away before b connected and between b's
     # destroy and c's connection: what a sent it then was dropped as tx errors.
     local in=0 out=1 ib0 ib1
@@ -343,6 +343,7 @@ judge_pair() {
   [[ $bulk = ok ]] || reasons+=(bulk)
   [[ $rec != failed ]] || reasons+=(reconnect)
   [[ $destroy = ok ]] || reasons+=(destroy)
+  [[ $aport = 0 ]] || reasons+=(port-order)
   [[ $counters = ok ]] || reasons+=(counters)
   grep -a -q 'DOM0-MARK payload-exited rc=0 ' "$BOOTLOG" || reasons+=(payload-exit)
   grep -a -q 'DOM0-MARK all-done' "$BOOTLOG" || reasons=("$(boot_failure)" "${reasons[@]}")

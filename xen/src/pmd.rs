@@ -92,6 +92,17 @@ enum PlatformArg {
     Linux,
 }
 
+impl PlatformArg {
+    /// Names the Xen host: the process's searching ports on one host are
+    /// [ordered](crate::backend::order).
+    fn scope(&self) -> String {
+        match self {
+            PlatformArg::Sim(dir) => format!("sim:{}", dir.display()),
+            PlatformArg::Linux => "xen".to_owned(),
+        }
+    }
+}
+
 /// Which vif a port serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Pick {
@@ -139,6 +150,7 @@ impl XenArgs {
             cfg: BackendConfig {
                 frontend: DomId(domid),
                 devid,
+                port,
                 max_queues: r.uint("queues", 1..=MAX_QUEUES, 1)?,
                 split_evtchn: r.flag("split-evtchn", true)?,
                 rate,
@@ -227,8 +239,13 @@ fn start<P: Platform + 'static>(
         Pick::Named => {
             VifSlot::named(Arc::clone(&platform), a.cfg.clone()).map_err(|e| fail(e.to_string()))?
         }
-        Pick::First(devid) => VifSlot::searching(Arc::clone(&platform), a.cfg.clone(), devid)
-            .map_err(|e| fail(format!("watching for vifs: {e}")))?,
+        Pick::First(devid) => VifSlot::searching(
+            Arc::clone(&platform),
+            a.cfg.clone(),
+            devid,
+            &a.platform.scope(),
+        )
+        .map_err(|e| fail(format!("watching for vifs: {e}")))?,
     };
     let stats = slot.queue_stats();
     let slot = Arc::new(Mutex::new(slot));
@@ -237,7 +254,7 @@ fn start<P: Platform + 'static>(
         let (slot, stop) = (Arc::clone(&slot), Arc::clone(&stop));
         std::thread::Builder::new()
             .name(format!("xen-ctl-{port}"))
-            .spawn(move || control_loop::<P>(&platform, &slot, &stop))
+            .spawn(move || control_loop::<P>(&platform, &slot, &stop, port))
             .map_err(|e| fail(e.to_string()))?
     };
     let (rx, tx) = ends.into_iter().map(|e| (Some(e.rx), Some(e.tx))).unzip();
@@ -258,7 +275,7 @@ fn start<P: Platform + 'static>(
 /// port has no vif, the search for one) until `stop`. Events that queued up are
 /// handled once (the keys are re-read), so a guest rewriting its keys costs one pass
 /// per loop, not one per write.
-fn control_loop<P: Platform>(platform: &P, slot: &Slot<P>, stop: &AtomicBool) {
+fn control_loop<P: Platform>(platform: &P, slot: &Slot<P>, stop: &AtomicBool, port: u16) {
     let st = platform.store();
     while !stop.load(Ordering::Relaxed) {
         let wait = match lock(slot).netback_mut() {
@@ -284,14 +301,14 @@ fn control_loop<P: Platform>(platform: &P, slot: &Slot<P>, stop: &AtomicBool) {
         });
         let mut slot = lock(slot);
         match fired {
-            Ok(true) => {
+            Ok(fired) if fired || slot.deferred() => {
                 if let Err(e) = slot.changed() {
-                    log::error!("xenbus: {e}");
+                    log::error!("port {port}: xenbus: {e}");
                 }
             }
-            Ok(false) => {}
+            Ok(_) => {}
             Err(e) => {
-                log::error!("xenstore connection lost: {e}");
+                log::error!("port {port}: xenstore connection lost: {e}");
                 return;
             }
         }

@@ -14,12 +14,14 @@
 
 use std::collections::BTreeSet;
 
+use super::order::Place;
 use super::xenbus::{has_backend, read_str, XenbusError};
 use crate::platform::{TxId, XenStore, XsError};
 use crate::wire::grant::DomId;
 use crate::wire::xenbus::XenbusState;
 
-/// A watch on this domain's `backend/vif` and the vifs it must pass over.
+/// A watch on this domain's `backend/vif`, the vifs it must pass over, and the port's
+/// place among the searching ports.
 #[derive(Debug)]
 pub struct VifSearch {
     dir: String,
@@ -27,16 +29,19 @@ pub struct VifSearch {
     devid: Option<u32>,
     /// Vifs that failed to bind, and malformed entries already logged.
     skip: BTreeSet<String>,
+    place: Place,
 }
 
 impl VifSearch {
     /// Watches `/local/domain/<own>/backend/vif` for vifs with device id `devid`
-    /// (any if `None`). The watch fires once at once, so the first event scans what
-    /// exists already.
+    /// (any if `None`), for `port`, placed in the [order](super::order) of `scope`. The
+    /// watch fires once at once, so the first event scans what exists already.
     pub fn start<S: XenStore + ?Sized>(
         st: &S,
         own: DomId,
         devid: Option<u32>,
+        scope: &str,
+        port: u16,
     ) -> Result<Self, XsError> {
         let dir = format!("/local/domain/{}/backend/vif", own.0);
         let token = format!("vpmd-discover:{dir}");
@@ -46,7 +51,13 @@ impl VifSearch {
             token,
             devid,
             skip: BTreeSet::new(),
+            place: Place::join(scope, port, devid),
         })
+    }
+
+    /// The port's place among the searching ports.
+    pub fn place(&self) -> &Place {
+        &self.place
     }
 
     /// The waiting vifs, lowest (domid, devid) first.

@@ -3,7 +3,8 @@
 //!
 //! - [`xenbus`]: feature keys, the backend state machine, connect/disconnect;
 //!   [`discover`]: the vifs the toolstack created for this domain, waiting for a
-//!   backend; [`slot`]: the vif a port serves, bound again when the toolstack replaces it.
+//!   backend; [`order`]: which searching port takes it; [`slot`]: the vif a port
+//!   serves, bound again when the toolstack replaces it.
 //! - [`rx`]: vpmd's rx, from the guest's tx ring; [`tx`]: vpmd's tx, into the guest's
 //!   rx ring. Directions are named from vpmd's side, as in ethdev.
 //! - [`staging`]: grants the frontend keeps mapped (staging grants), copied without
@@ -32,6 +33,7 @@ pub mod hash;
 pub mod late_eoi;
 pub mod live_rate;
 pub mod mcast;
+pub mod order;
 pub mod ring;
 pub mod rx;
 pub mod rx_stall;

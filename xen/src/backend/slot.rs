@@ -1,8 +1,9 @@
 //! A port's vif over the port's life. A named vif (`domid=`) is bound once, at probe.
 //! A searching port binds the first waiting vif [`discover`](super::discover) finds,
 //! and when the toolstack removes that vif (the guest was destroyed; a new guest is a
-//! new domain, so a new vif) it lets it go and searches again. The queues and their
-//! counters belong to the port and outlive every vif.
+//! new domain, so a new vif) it lets it go and searches again. The lowest searching
+//! port of the process takes the next vif ([`order`](super::order)). The queues and
+//! their counters belong to the port and outlive every vif.
 //!
 //! Must never: block (the caller waits on the store's watch queue), or give up
 //! searching because one vif was malformed.
@@ -10,6 +11,7 @@
 use std::sync::Arc;
 
 use super::discover::VifSearch;
+use super::order;
 use super::xenbus::{BackendConfig, Claim, Netback, QueueEnds, Queues, XenbusError};
 use crate::platform::{Platform, XsError};
 
@@ -22,8 +24,13 @@ pub struct VifSlot<P: Platform> {
     nb: Option<Netback<P>>,
     /// `Some(devid filter)` for a searching port.
     search_for: Option<Option<u32>>,
+    /// The Xen host whose searching ports this one is ordered among.
+    scope: String,
     /// The running search, while unbound.
     search: Option<VifSearch>,
+    /// A waiting vif was left to a lower port: look again even without an event, in
+    /// case that port stops searching without taking it.
+    deferred: bool,
     binds: u64,
 }
 
@@ -41,28 +48,35 @@ impl<P: Platform> VifSlot<P> {
             queues,
             nb: Some(nb),
             search_for: None,
+            scope: String::new(),
             search: None,
+            deferred: false,
             binds: 1,
         };
         Ok((slot, ends))
     }
 
-    /// Starts searching for a vif with device id `devid` (any if `None`); it is bound
-    /// by a later [`VifSlot::changed`].
+    /// Starts searching for a vif with device id `devid` (any if `None`), ordered
+    /// among the searching ports of `scope`; it is bound by a later
+    /// [`VifSlot::changed`].
     pub fn searching(
         platform: Arc<P>,
         cfg: BackendConfig,
         devid: Option<u32>,
+        scope: &str,
     ) -> Result<(Self, Vec<QueueEnds<P>>), XsError> {
         let (queues, ends) = Queues::new(cfg.max_queues);
-        let search = VifSearch::start(platform.store(), platform.domid(), devid)?;
+        let (own, port) = (platform.domid(), cfg.port);
+        let search = VifSearch::start(platform.store(), own, devid, scope, port)?;
         let slot = Self {
             platform,
             cfg,
             queues,
             nb: None,
             search_for: Some(devid),
+            scope: scope.to_owned(),
             search: Some(search),
+            deferred: false,
             binds: 0,
         };
         Ok((slot, ends))
@@ -76,6 +90,12 @@ impl<P: Platform> VifSlot<P> {
     /// The bound vif's backend, mutable.
     pub fn netback_mut(&mut self) -> Option<&mut Netback<P>> {
         self.nb.as_mut()
+    }
+
+    /// Whether a waiting vif was left to a lower port: call [`VifSlot::changed`] again
+    /// soon even if no event comes.
+    pub fn deferred(&self) -> bool {
+        self.deferred
     }
 
     /// How many vifs this port has bound.
@@ -97,22 +117,36 @@ impl<P: Platform> VifSlot<P> {
             let (true, Some(devid)) = (nb.removed(), self.search_for) else {
                 return Ok(());
             };
-            log::info!("{}: vif removed; waiting for the next one", nb.path());
+            let port = self.cfg.port;
+            log::info!(
+                "port {port}: {}: vif removed; waiting for the next",
+                nb.path()
+            );
             nb.close()?;
             self.nb = None;
-            let st = self.platform.store();
-            self.search = Some(VifSearch::start(st, self.platform.domid(), devid)?);
+            let (st, own) = (self.platform.store(), self.platform.domid());
+            let search = VifSearch::start(st, own, devid, &self.scope, port)?;
+            self.search = Some(search);
         }
         self.bind_waiting()
     }
 
-    /// Binds the first waiting vif another backend does not take first.
+    /// Binds the first waiting vif that neither a lower port of this process nor
+    /// another backend takes first.
     fn bind_waiting(&mut self) -> Result<(), XsError> {
         let Some(search) = &mut self.search else {
             return Ok(());
         };
         let st = self.platform.store();
+        let port = self.cfg.port;
+        // Locked across the scan and the bind: see `order`.
+        let mut order = order::lock();
+        self.deferred = false;
         for (frontend, devid) in search.waiting(st)? {
+            if !order.first(search.place(), devid) {
+                self.deferred = true;
+                continue;
+            }
             let cfg = BackendConfig {
                 frontend,
                 devid,
@@ -125,9 +159,12 @@ impl<P: Platform> VifSlot<P> {
                 Claim::Unclaimed,
             ) {
                 Ok(nb) => {
-                    log::info!("{}: bound", nb.path());
+                    log::info!("port {port}: {}: bound", nb.path());
+                    order.leave(search.place());
+                    drop(order);
                     self.nb = Some(nb);
                     self.binds += 1;
+                    self.deferred = false;
                     if let Some(s) = self.search.take() {
                         s.stop(st);
                     }
@@ -136,7 +173,8 @@ impl<P: Platform> VifSlot<P> {
                 Err(XenbusError::Taken { .. }) => {}
                 Err(XenbusError::Store(e)) => return Err(e),
                 Err(e) => {
-                    log::error!("vif {devid} of domain {}: {e}; skipped", frontend.0);
+                    let dom = frontend.0;
+                    log::error!("port {port}: vif {devid} of domain {dom}: {e}; skipped");
                     search.skip(&super::xenbus::backend_path(
                         self.platform.domid(),
                         frontend,

@@ -66,6 +66,8 @@ pub struct BackendConfig {
     pub frontend: DomId,
     /// The vif's device id.
     pub devid: u32,
+    /// The ethdev port serving the vif (log lines name it).
+    pub port: u16,
     /// `multi-queue-max-queues`.
     pub max_queues: u16,
     /// `feature-split-event-channels`.
@@ -526,7 +528,11 @@ impl<P: Platform> Netback<P> {
             {
                 Ok(_) => {}
                 Err(e) if e.is_not_found() => {
-                    log::info!("{}: removed by the toolstack", self.be);
+                    log::info!(
+                        "port {}: {}: removed by the toolstack",
+                        self.cfg.port,
+                        self.be
+                    );
                     self.removed = true;
                 }
                 Err(e) => return Err(e),
@@ -588,7 +594,8 @@ impl<P: Platform> Netback<P> {
             Some(v) => match Rate::parse(v, ',') {
                 Some(r) => Some(r),
                 None => {
-                    log::warn!("{}/rate: {v:?} is not bytes,usec; rate unchanged", self.be);
+                    let (port, be) = (self.cfg.port, &self.be);
+                    log::warn!("port {port}: {be}/rate: {v:?} is not bytes,usec; rate unchanged");
                     self.rate_key_invalid += 1;
                     self.rate_key = key;
                     return Ok(());
@@ -597,7 +604,7 @@ impl<P: Platform> Netback<P> {
         };
         self.rate_key = key;
         if rate != self.vif.rate().get() {
-            log::info!("{}: rate {rate:?}", self.be);
+            log::info!("port {}: {}: rate {rate:?}", self.cfg.port, self.be);
             self.vif.rate().set(rate);
         }
         Ok(())
@@ -616,7 +623,7 @@ impl<P: Platform> Netback<P> {
             }
             if next == XenbusState::Connected {
                 if let Err(e) = self.connect() {
-                    log::error!("{}: connect failed: {e}", self.be);
+                    log::error!("port {}: {}: connect failed: {e}", self.cfg.port, self.be);
                     self.disconnect();
                     if self.removed {
                         return Ok(());
@@ -850,7 +857,11 @@ impl<P: Platform> Netback<P> {
         self.rate_key = rate_key;
         self.connected_queues = queues;
         self.rx_notify = rx_notify;
-        log::info!("{}: connected, {queues} queue(s)", self.be);
+        log::info!(
+            "port {}: {}: connected, {queues} queue(s)",
+            self.cfg.port,
+            self.be
+        );
         Ok(())
     }
 

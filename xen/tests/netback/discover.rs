@@ -95,10 +95,10 @@ fn devid_filters_and_served_vifs_are_passed_over() {
         },
     )
     .unwrap();
-    let mut one = VifSearch::start(st, DomId::DOM0, Some(1)).unwrap();
+    let mut one = VifSearch::start(st, DomId::DOM0, Some(1), "test", 0).unwrap();
     assert_eq!(one.waiting(st).unwrap(), [(DomId(7), 1)]);
     one.stop(st);
-    let mut any = VifSearch::start(st, DomId::DOM0, None).unwrap();
+    let mut any = VifSearch::start(st, DomId::DOM0, None, "test", 1).unwrap();
     assert_eq!(any.waiting(st).unwrap(), [(DomId(6), 0), (DomId(7), 1)]);
     any.skip("/local/domain/0/backend/vif/6/0");
     assert_eq!(any.waiting(st).unwrap(), [(DomId(7), 1)]);
@@ -118,7 +118,7 @@ fn malformed_entries_are_skipped_not_fatal() {
         st.write(TxId::NONE, key, b"1").unwrap();
     }
     create_vif(st, &spec(8)).unwrap();
-    let mut s = VifSearch::start(st, DomId::DOM0, None).unwrap();
+    let mut s = VifSearch::start(st, DomId::DOM0, None, "test", 1).unwrap();
     assert_eq!(s.waiting(st).unwrap(), [(DomId(8), 0)]);
     s.stop(st);
 }
@@ -142,19 +142,51 @@ fn a_vif_whose_keys_are_bad_is_skipped_and_the_next_bound() {
     dev.close().unwrap();
 }
 
+/// The lowest searching port takes the next guest, whatever order the ports were
+/// probed in, and two ports never take the same vif; a port whose guest was destroyed
+/// is first again for the next one.
 #[test]
-fn two_searching_ports_never_take_the_same_vif() {
-    let sim = Sim::new("disc-two");
-    let mut a = port(&sim, "net_vpmd_xen0", 0);
-    let mut b = port(&sim, "net_vpmd_xen1", 1);
-    let (g5, g6) = (sim.guest(5), sim.guest(6));
-    let (mut n5, mut n6) = (probe_frontend(&sim, g5), probe_frontend(&sim, g6));
-    n5.wait_connected(GUARD).unwrap();
-    n6.wait_connected(GUARD).unwrap();
-    let doms = [a.as_ref(), b.as_ref()].map(|d| xstats(d)["vif_domid"]);
-    assert!(doms == [5, 6] || doms == [6, 5], "{doms:?}");
-    a.close().unwrap();
-    b.close().unwrap();
+fn the_lowest_searching_port_takes_the_next_guest() {
+    let sim = Sim::new("disc-order");
+    let dom0 = SimPlatform::connect(sim.paths(), DomId::DOM0).unwrap();
+    let mut ports: Vec<_> = [2, 0, 1]
+        .map(|id| (id, port(&sim, &format!("net_vpmd_xen{id}"), id)))
+        .into_iter()
+        .collect();
+    ports.sort_by_key(|(id, _)| *id);
+    let doms = |ports: &[(u16, Box<dyn EthDev>)]| {
+        ports
+            .iter()
+            .map(|(_, d)| xstats(d.as_ref())["vif_domid"])
+            .collect::<Vec<_>>()
+    };
+    let mut guests = Vec::new();
+    for (dom, want) in [(7, [7, 0, 0]), (8, [7, 8, 0])] {
+        let mut nf = probe_frontend(&sim, sim.guest(dom));
+        nf.wait_connected(GUARD).unwrap();
+        guests.push(nf);
+        wait_xstats(
+            ports[want.iter().filter(|&&d| d != 0).count() - 1]
+                .1
+                .as_ref(),
+            "bind",
+            |x| x["xenbus_state"] == 4,
+        );
+        assert_eq!(doms(&ports), want);
+    }
+    // Guest 7 is destroyed; port 0 searches again and is ahead of port 2.
+    drop(guests.remove(0));
+    remove_vif(dom0.store(), &spec(7)).unwrap();
+    wait_xstats(ports[0].1.as_ref(), "the vif let go", |x| {
+        x["vif_domid"] == 0
+    });
+    let mut nf = probe_frontend(&sim, sim.guest(9));
+    nf.wait_connected(GUARD).unwrap();
+    wait_xstats(ports[0].1.as_ref(), "domain 9", |x| x["xenbus_state"] == 4);
+    assert_eq!(doms(&ports), [9, 8, 0]);
+    for (_, d) in &mut ports {
+        d.close().unwrap();
+    }
 }
 
 /// `xl destroy` then `xl create`: the toolstack removes the vif, the port lets it go

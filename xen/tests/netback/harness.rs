@@ -83,6 +83,7 @@ pub fn backend_cfg(domid: u16) -> BackendConfig {
     BackendConfig {
         frontend: DomId(domid),
         devid: 0,
+        port: 0,
         max_queues: 1,
         split_evtchn: true,
         rate: None,

@@ -62,13 +62,19 @@ pub fn create_vif<S: XenStore + ?Sized>(store: &S, v: &VifSpec) -> Result<(), Xs
     })
 }
 
-/// Removes both directories in one transaction, as libxl does once a destroyed
-/// guest's backend reached Closed (or timed out).
+/// Removes the vif as libxl does when its guest is destroyed, each step its own
+/// transaction: the frontend directory goes with the guest's domain; libxl then asks
+/// the backend to close (`online` 0, state Closing) and, once it is Closed or the wait
+/// timed out, removes the backend directory. The sim does not wait: a backend must cope
+/// with all three landing at once.
 pub fn remove_vif<S: XenStore + ?Sized>(store: &S, v: &VifSpec) -> Result<(), XsError> {
     let be = backend_path(v.backend, v.frontend, v.devid);
     let fe = frontend_path(v.frontend, v.devid);
+    transact(store, |tx| store.rm(tx, &fe))?;
     transact(store, |tx| {
-        store.rm(tx, &be)?;
-        store.rm(tx, &fe)
-    })
+        store.write(tx, &format!("{be}/online"), b"0")?;
+        let closing = XenbusState::Closing.as_str();
+        store.write(tx, &format!("{be}/state"), closing.as_bytes())
+    })?;
+    transact(store, |tx| store.rm(tx, &be))
 }
