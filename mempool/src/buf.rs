@@ -41,6 +41,21 @@ pub trait PktBuf: Send + Sized {
     fn set_port(&mut self, port: u16);
     /// Sets the RSS hash (and the caller sets `RX_RSS_HASH`).
     fn set_rss_hash(&mut self, hash: u32);
+    /// Copies the whole packet (every segment) into `out` and returns the bytes copied,
+    /// at most `out.len()` (`rte_pktmbuf_read` into a caller's buffer).
+    fn read_into(&self, out: &mut [u8]) -> usize {
+        let mut n = 0;
+        for seg in std::iter::successors(Some(self), |b| b.next()) {
+            let d = seg.data();
+            let k = d.len().min(out.len() - n);
+            out[n..n + k].copy_from_slice(&d[..k]);
+            n += k;
+            if n == out.len() {
+                break;
+            }
+        }
+        n
+    }
     /// Frees every buffer in `pkts`; implementations batch the returns to their pools.
     fn free_bulk(pkts: &mut Burst<Self>) {
         pkts.clear();
@@ -136,6 +151,10 @@ impl PktBuf for Mbuf {
     #[inline]
     fn set_rss_hash(&mut self, hash: u32) {
         Mbuf::set_rss_hash(self, hash)
+    }
+    #[inline]
+    fn read_into(&self, out: &mut [u8]) -> usize {
+        Mbuf::read_into(self, out)
     }
     #[inline]
     fn free_bulk(pkts: &mut Burst<Self>) {

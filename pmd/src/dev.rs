@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use vpmd_mempool::Mempool;
+use vpmd_mempool::{Mempool, PktPool};
 
 use crate::error::PmdError;
 use crate::queue::{RxQueue, TxQueue};
@@ -63,7 +63,12 @@ pub struct PortConf {
 }
 
 /// The operations of one device, implemented by each driver.
-pub trait EthDev: Send {
+///
+/// Generic over the pool the application passes to rx queue setup, and so over the
+/// buffers the queues move: vpmd's own [`Mempool`] by default, DPDK's `rte_mempool` in
+/// the plugin. Drivers implement it for every pool they can fill
+/// (`impl<P: PktPool + Clone + 'static> EthDev<P> for MyDev`).
+pub trait EthDev<P: PktPool = Mempool>: Send {
     /// Capabilities and limits.
     fn info(&self) -> DevInfo;
     /// Accepts the queue counts and configuration (already checked against `info`).
@@ -73,16 +78,16 @@ pub trait EthDev: Send {
         &mut self,
         q: u16,
         nb_desc: u16,
-        pool: &Mempool,
+        pool: &P,
         counters: Arc<RxCounters>,
-    ) -> Result<Box<dyn RxQueue>, PmdError>;
+    ) -> Result<Box<dyn RxQueue<P::Buf>>, PmdError>;
     /// Builds tx queue `q` with `nb_desc` descriptors.
     fn tx_queue_setup(
         &mut self,
         q: u16,
         nb_desc: u16,
         counters: Arc<TxCounters>,
-    ) -> Result<Box<dyn TxQueue>, PmdError>;
+    ) -> Result<Box<dyn TxQueue<P::Buf>>, PmdError>;
     /// Starts the device (queues become live when this returns). Software devices
     /// whose queues need nothing more keep the default.
     fn start(&mut self) -> Result<(), PmdError> {

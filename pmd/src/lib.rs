@@ -25,5 +25,5 @@ pub use devargs::{parse_mac, Devargs, DevargsError, DevargsReader};
 pub use error::PmdError;
 pub use port::{Port, PortRx, PortState, PortTx};
 pub use queue::{RxQueue, TxQueue};
-pub use registry::{Driver, Registry};
+pub use registry::{Driver, DriverFor, Registry};
 pub use stats::{Counter, PortStats, QueueStats, RxCounters, TxCounters};

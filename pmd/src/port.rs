@@ -5,11 +5,15 @@
 //! [`PortTx`]) check one word per burst, written by the control thread, to learn whether
 //! their port is started and whether they still belong to its current configuration: no
 //! lock and no extra call on the fast path.
+//!
+//! Everything here is generic over the pool (and so the buffers) the queues use; the
+//! defaults are vpmd's own [`Mempool`] and [`Mbuf`], so native code writes `Port`,
+//! `PortRx`, `PortTx`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use vpmd_mempool::{Burst, Mbuf, Mempool};
+use vpmd_mempool::{Burst, Mbuf, Mempool, PktBuf, PktPool};
 
 use crate::dev::{DevInfo, EthDev, Link, PortConf};
 use crate::devargs::Devargs;
@@ -65,11 +69,12 @@ impl Gate {
     }
 }
 
-/// A device with its ethdev state, statistics and queue bookkeeping.
-pub struct Port {
+/// A device with its ethdev state, statistics and queue bookkeeping, its queues filled
+/// from pools of type `P`.
+pub struct Port<P: PktPool = Mempool> {
     id: u16,
     devargs: Devargs,
-    dev: Box<dyn EthDev>,
+    dev: Box<dyn EthDev<P>>,
     state: PortState,
     conf: PortConf,
     epoch: u64,
@@ -80,7 +85,7 @@ pub struct Port {
     xbaseline: Vec<(String, u64)>,
 }
 
-impl std::fmt::Debug for Port {
+impl<P: PktPool> std::fmt::Debug for Port<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Port")
             .field("id", &self.id)
@@ -90,9 +95,9 @@ impl std::fmt::Debug for Port {
     }
 }
 
-impl Port {
+impl<P: PktPool> Port<P> {
     /// Wraps a probed device.
-    pub fn new(id: u16, devargs: Devargs, dev: Box<dyn EthDev>) -> Self {
+    pub fn new(id: u16, devargs: Devargs, dev: Box<dyn EthDev<P>>) -> Self {
         Self {
             id,
             devargs,
@@ -239,8 +244,8 @@ impl Port {
         &mut self,
         q: u16,
         nb_desc: u16,
-        pool: &Mempool,
-    ) -> Result<PortRx, PmdError> {
+        pool: &P,
+    ) -> Result<PortRx<P::Buf>, PmdError> {
         use PortState::*;
         self.require("set up an rx queue", &[Configured, Stopped])?;
         self.check_queue("rx queue", q, self.rxq.len(), nb_desc)?;
@@ -259,7 +264,7 @@ impl Port {
     }
 
     /// Sets up tx queue `q` and returns its handle.
-    pub fn tx_queue_setup(&mut self, q: u16, nb_desc: u16) -> Result<PortTx, PmdError> {
+    pub fn tx_queue_setup(&mut self, q: u16, nb_desc: u16) -> Result<PortTx<P::Buf>, PmdError> {
         use PortState::*;
         self.require("set up a tx queue", &[Configured, Stopped])?;
         self.check_queue("tx queue", q, self.txq.len(), nb_desc)?;
@@ -357,19 +362,19 @@ impl Port {
 }
 
 /// An rx queue handle: `Send`, owned by the lcore that polls it.
-pub struct PortRx {
-    inner: Box<dyn RxQueue>,
+pub struct PortRx<B: PktBuf = Mbuf> {
+    inner: Box<dyn RxQueue<B>>,
     gate: Arc<Gate>,
     live: u64,
     port: u16,
     queue: u16,
 }
 
-impl PortRx {
+impl<B: PktBuf> PortRx<B> {
     /// Receives up to `max` packets into `out` (DPDK's `rte_eth_rx_burst`); 0 while the
     /// port is stopped or this handle belongs to an old configuration.
     #[inline]
-    pub fn rx_burst(&mut self, out: &mut Burst<Mbuf>, max: usize) -> usize {
+    pub fn rx_burst(&mut self, out: &mut Burst<B>, max: usize) -> usize {
         if !self.gate.is(self.live) {
             return 0;
         }
@@ -388,18 +393,18 @@ impl PortRx {
 }
 
 /// A tx queue handle: `Send`, owned by the lcore that polls it.
-pub struct PortTx {
-    inner: Box<dyn TxQueue>,
+pub struct PortTx<B: PktBuf = Mbuf> {
+    inner: Box<dyn TxQueue<B>>,
     gate: Arc<Gate>,
     live: u64,
     port: u16,
     queue: u16,
 }
 
-impl PortTx {
+impl<B: PktBuf> PortTx<B> {
     /// Sends from the front of `pkts` (DPDK's `rte_eth_tx_burst`); what is not taken stays.
     #[inline]
-    pub fn tx_burst(&mut self, pkts: &mut Burst<Mbuf>) -> usize {
+    pub fn tx_burst(&mut self, pkts: &mut Burst<B>) -> usize {
         if !self.gate.is(self.live) {
             return 0;
         }

@@ -1,17 +1,31 @@
 //! Drivers by name, and port creation from a devargs string.
 
+use vpmd_mempool::PktPool;
+
 use crate::dev::EthDev;
 use crate::devargs::{Devargs, DevargsError};
 use crate::error::PmdError;
 use crate::port::Port;
 
-/// A driver: makes devices from devargs.
+/// A driver: makes devices from devargs, for vpmd's own [`Mempool`](vpmd_mempool::Mempool) (what the
+/// [`Registry`] holds and native applications use).
 pub trait Driver: Send + Sync {
     /// The name devargs use (`net_vpmd_null`).
     fn name(&self) -> &'static str;
     /// Creates the device for port `port_id` from `args`, rejecting unknown keys and bad
     /// values with an error that names them.
     fn probe(&self, args: &Devargs, port_id: u16) -> Result<Box<dyn EthDev>, PmdError>;
+}
+
+/// A driver whose devices run over pools of type `P`: what the DPDK plugin probes with
+/// its `rte_mempool`, to get the driver's own queues over DPDK's buffers. Drivers that
+/// work over any pool implement it for every `P` and make [`Driver::probe`] its
+/// `Mempool` case, so both paths share one probe. Separate from [`Driver`] so that
+/// `Driver` stays object-safe and unambiguous for the registry and native callers
+/// (`XenDriver.probe(..)` needs no pool annotation).
+pub trait DriverFor<P: PktPool>: Send + Sync {
+    /// As [`Driver::probe`], for a device whose queues fill from a `P`.
+    fn probe_for(&self, args: &Devargs, port_id: u16) -> Result<Box<dyn EthDev<P>>, PmdError>;
 }
 
 /// The drivers a process knows.
@@ -33,7 +47,9 @@ impl Registry {
     pub fn with_builtin() -> Self {
         let mut r = Self::default();
         r.register(Box::new(crate::drivers::null::NullDriver));
-        r.register(Box::new(crate::drivers::ring::RingDriver::default()));
+        r.register(Box::new(crate::drivers::ring::RingDriver::<
+            vpmd_mempool::Mbuf,
+        >::default()));
         r
     }
 

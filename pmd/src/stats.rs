@@ -46,7 +46,7 @@ pub struct RxCounters {
 impl RxCounters {
     /// Counts `pkts` (just received) as delivered packets and bytes.
     #[inline]
-    pub fn count(&self, pkts: &[vpmd_mempool::Mbuf]) {
+    pub fn count<B: vpmd_mempool::PktBuf>(&self, pkts: &[B]) {
         let bytes: u64 = pkts.iter().map(|m| m.pkt_len() as u64).sum();
         self.packets.add(pkts.len() as u64);
         self.bytes.add(bytes);

@@ -7,13 +7,13 @@
 
 use std::sync::Arc;
 
-use vpmd_mempool::{Burst, Mbuf, Mempool, PktBuf, PktPool};
+use vpmd_mempool::{Burst, Mempool, PktBuf, PktPool};
 
 use crate::dev::{DevInfo, EthDev, Link, PortConf};
 use crate::devargs::Devargs;
 use crate::error::PmdError;
 use crate::queue::{RxQueue, TxQueue};
-use crate::registry::Driver;
+use crate::registry::{Driver, DriverFor};
 
 use super::SoftPort;
 use crate::stats::{RxCounters, TxCounters};
@@ -43,6 +43,12 @@ impl Driver for NullDriver {
     }
 
     fn probe(&self, args: &Devargs, port_id: u16) -> Result<Box<dyn EthDev>, PmdError> {
+        DriverFor::<Mempool>::probe_for(self, args, port_id)
+    }
+}
+
+impl<P: PktPool + Clone + 'static> DriverFor<P> for NullDriver {
+    fn probe_for(&self, args: &Devargs, port_id: u16) -> Result<Box<dyn EthDev<P>>, PmdError> {
         let r = args.reader(KEYS)?;
         let cfg = NullCfg {
             size: r.uint("size", 14..=9000, 64)?,
@@ -56,7 +62,7 @@ impl Driver for NullDriver {
     }
 }
 
-impl EthDev for NullDev {
+impl<P: PktPool + Clone + 'static> EthDev<P> for NullDev {
     fn info(&self) -> DevInfo {
         self.soft.info(NAME, 64, (1, u16::MAX))
     }
@@ -70,9 +76,9 @@ impl EthDev for NullDev {
         &mut self,
         _q: u16,
         _nb_desc: u16,
-        pool: &Mempool,
+        pool: &P,
         counters: Arc<RxCounters>,
-    ) -> Result<Box<dyn RxQueue>, PmdError> {
+    ) -> Result<Box<dyn RxQueue<P::Buf>>, PmdError> {
         if self.cfg.size > pool.data_room() {
             return Err(PmdError::Driver {
                 port: self.soft.port_id,
@@ -97,7 +103,7 @@ impl EthDev for NullDev {
         _q: u16,
         _nb_desc: u16,
         counters: Arc<TxCounters>,
-    ) -> Result<Box<dyn TxQueue>, PmdError> {
+    ) -> Result<Box<dyn TxQueue<P::Buf>>, PmdError> {
         Ok(Box::new(NullTx {
             copy: self.cfg.copy,
             scratch: vec![0; 9018],
@@ -146,9 +152,9 @@ fn null_rx<P: PktPool>(
     Ok(n)
 }
 
-impl<P: PktPool<Buf = Mbuf>> RxQueue for NullRx<P> {
+impl<P: PktPool> RxQueue<P::Buf> for NullRx<P> {
     #[inline]
-    fn rx_burst(&mut self, out: &mut Burst<Mbuf>, max: usize) -> usize {
+    fn rx_burst(&mut self, out: &mut Burst<P::Buf>, max: usize) -> usize {
         if self.cfg.no_rx {
             return 0;
         }
@@ -173,9 +179,9 @@ struct NullTx {
     counters: Arc<TxCounters>,
 }
 
-impl TxQueue for NullTx {
+impl<B: PktBuf> TxQueue<B> for NullTx {
     #[inline]
-    fn tx_burst(&mut self, pkts: &mut Burst<Mbuf>) -> usize {
+    fn tx_burst(&mut self, pkts: &mut Burst<B>) -> usize {
         let n = pkts.len();
         let mut bytes = 0u64;
         for m in pkts.as_slice() {
@@ -184,7 +190,7 @@ impl TxQueue for NullTx {
                 m.read_into(&mut self.scratch);
             }
         }
-        Mbuf::free_bulk(pkts);
+        B::free_bulk(pkts);
         self.counters.packets.add(n as u64);
         self.counters.bytes.add(bytes);
         n

@@ -10,13 +10,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use vpmd_fastpath::ring::{spsc, Consumer, Producer};
-use vpmd_mempool::{Burst, Mbuf, Mempool};
+use vpmd_mempool::{Burst, Mbuf, Mempool, PktBuf, PktPool};
 
 use crate::dev::{DevInfo, EthDev, Link, PortConf};
 use crate::devargs::Devargs;
 use crate::error::PmdError;
 use crate::queue::{RxQueue, TxQueue};
-use crate::registry::Driver;
+use crate::registry::{Driver, DriverFor};
 
 use super::SoftPort;
 use crate::stats::{RxCounters, TxCounters};
@@ -27,24 +27,37 @@ const KEYS: &[&str] = &["peer"];
 /// One direction of one queue between two ports: `(from, to, queue)`.
 type LaneKey = (String, String, u16);
 
-#[derive(Default)]
-struct Lane {
-    tx: Option<Producer<Mbuf>>,
-    rx: Option<Consumer<Mbuf>>,
+struct Lane<B> {
+    tx: Option<Producer<B>>,
+    rx: Option<Consumer<B>>,
+}
+
+impl<B> Default for Lane<B> {
+    fn default() -> Self {
+        Self { tx: None, rx: None }
+    }
 }
 
 /// Who is joined to whom, and the ring ends not yet claimed by a queue.
-#[derive(Default)]
-struct Hub {
+struct Hub<B> {
     peers: HashMap<String, String>,
-    lanes: HashMap<LaneKey, Lane>,
+    lanes: HashMap<LaneKey, Lane<B>>,
 }
 
-impl Hub {
+impl<B> Default for Hub<B> {
+    fn default() -> Self {
+        Self {
+            peers: HashMap::new(),
+            lanes: HashMap::new(),
+        }
+    }
+}
+
+impl<B: PktBuf> Hub<B> {
     /// The lane for `key`, made anew if the end we want was already taken (a queue set up
     /// again); the other end of an old lane then goes nowhere and its sender sees a full
     /// ring, which it counts as drops.
-    fn lane(&mut self, key: LaneKey, nb_desc: u16, want_tx: bool) -> &mut Lane {
+    fn lane(&mut self, key: LaneKey, nb_desc: u16, want_tx: bool) -> &mut Lane<B> {
         let lane = self.lanes.entry(key).or_default();
         let taken = if want_tx {
             lane.tx.is_none()
@@ -63,31 +76,45 @@ impl Hub {
     }
 }
 
-/// The `net_vpmd_ring` driver; its hub pairs ports created through it.
-#[derive(Default)]
-pub struct RingDriver {
-    hub: Arc<Mutex<Hub>>,
+/// The `net_vpmd_ring` driver; its hub pairs ports created through it. The rings carry
+/// buffers of type `B`, so only ports over pools of `B` can be joined.
+pub struct RingDriver<B = Mbuf> {
+    hub: Arc<Mutex<Hub<B>>>,
 }
 
-impl std::fmt::Debug for RingDriver {
+impl<B> Default for RingDriver<B> {
+    fn default() -> Self {
+        Self {
+            hub: Arc::default(),
+        }
+    }
+}
+
+impl<B> std::fmt::Debug for RingDriver<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("RingDriver")
     }
 }
 
-struct RingDev {
+struct RingDev<B> {
     name: String,
     peer: String,
     soft: SoftPort,
-    hub: Arc<Mutex<Hub>>,
+    hub: Arc<Mutex<Hub<B>>>,
 }
 
-impl Driver for RingDriver {
+impl Driver for RingDriver<Mbuf> {
     fn name(&self) -> &'static str {
         NAME
     }
 
     fn probe(&self, args: &Devargs, port_id: u16) -> Result<Box<dyn EthDev>, PmdError> {
+        DriverFor::<Mempool>::probe_for(self, args, port_id)
+    }
+}
+
+impl<P: PktPool + 'static> DriverFor<P> for RingDriver<P::Buf> {
+    fn probe_for(&self, args: &Devargs, port_id: u16) -> Result<Box<dyn EthDev<P>>, PmdError> {
         let r = args.reader(KEYS)?;
         let me = args.name().to_string();
         let mut hub = self.hub.lock().unwrap_or_else(PoisonError::into_inner);
@@ -122,13 +149,13 @@ impl Driver for RingDriver {
     }
 }
 
-impl RingDev {
-    fn hub(&self) -> std::sync::MutexGuard<'_, Hub> {
+impl<B> RingDev<B> {
+    fn hub(&self) -> std::sync::MutexGuard<'_, Hub<B>> {
         self.hub.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-impl EthDev for RingDev {
+impl<B: PktBuf + 'static, P: PktPool<Buf = B>> EthDev<P> for RingDev<B> {
     fn info(&self) -> DevInfo {
         self.soft.info(NAME, 16, (2, 32768))
     }
@@ -142,9 +169,9 @@ impl EthDev for RingDev {
         &mut self,
         q: u16,
         nb_desc: u16,
-        _pool: &Mempool,
+        _pool: &P,
         counters: Arc<RxCounters>,
-    ) -> Result<Box<dyn RxQueue>, PmdError> {
+    ) -> Result<Box<dyn RxQueue<B>>, PmdError> {
         let key = (self.peer.clone(), self.name.clone(), q);
         let ring = self.hub().lane(key, nb_desc, false).rx.take();
         Ok(Box::new(RingRx {
@@ -158,7 +185,7 @@ impl EthDev for RingDev {
         q: u16,
         nb_desc: u16,
         counters: Arc<TxCounters>,
-    ) -> Result<Box<dyn TxQueue>, PmdError> {
+    ) -> Result<Box<dyn TxQueue<B>>, PmdError> {
         let key = (self.name.clone(), self.peer.clone(), q);
         let ring = self.hub().lane(key, nb_desc, true).tx.take();
         Ok(Box::new(RingTx {
@@ -184,14 +211,14 @@ impl EthDev for RingDev {
     }
 }
 
-struct RingRx {
-    ring: Consumer<Mbuf>,
+struct RingRx<B> {
+    ring: Consumer<B>,
     counters: Arc<RxCounters>,
 }
 
-impl RxQueue for RingRx {
+impl<B: PktBuf> RxQueue<B> for RingRx<B> {
     #[inline]
-    fn rx_burst(&mut self, out: &mut Burst<Mbuf>, max: usize) -> usize {
+    fn rx_burst(&mut self, out: &mut Burst<B>, max: usize) -> usize {
         let start = out.len();
         let n = self.ring.dequeue_burst(out, max);
         if n > 0 {
@@ -201,15 +228,15 @@ impl RxQueue for RingRx {
     }
 }
 
-struct RingTx {
-    ring: Producer<Mbuf>,
+struct RingTx<B> {
+    ring: Producer<B>,
     counters: Arc<TxCounters>,
 }
 
-impl TxQueue for RingTx {
+impl<B: PktBuf> TxQueue<B> for RingTx<B> {
     #[inline]
-    fn tx_burst(&mut self, pkts: &mut Burst<Mbuf>) -> usize {
-        let bytes = |b: &Burst<Mbuf>| b.as_slice().iter().map(|m| m.pkt_len() as u64).sum();
+    fn tx_burst(&mut self, pkts: &mut Burst<B>) -> usize {
+        let bytes = |b: &Burst<B>| b.as_slice().iter().map(|m| m.pkt_len() as u64).sum();
         let total: u64 = bytes(pkts);
         let n = self.ring.enqueue_burst(pkts);
         let left: u64 = if pkts.is_empty() { 0 } else { bytes(pkts) };
