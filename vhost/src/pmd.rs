@@ -20,10 +20,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use vpmd_fastpath::{handover, Handover, Reader};
-use vpmd_mempool::{Burst, Mbuf, Mempool};
+use vpmd_mempool::{Burst, Mempool, PktBuf, PktPool};
 use vpmd_pmd::{
-    offload, DevInfo, Devargs, Driver, EthDev, Link, PmdError, PortConf, RxCounters, RxQueue,
-    TxCounters, TxQueue,
+    offload, DevInfo, Devargs, Driver, DriverFor, EthDev, Link, PmdError, PortConf, RxCounters,
+    RxQueue, TxCounters, TxQueue,
 };
 
 use crate::device::{DeviceConfig, LinkInfo, VringSink, MAX_QUEUE_PAIRS};
@@ -242,6 +242,13 @@ impl Driver for VhostDriver {
     }
 
     fn probe(&self, args: &Devargs, port_id: u16) -> Result<Box<dyn EthDev>, PmdError> {
+        DriverFor::<Mempool>::probe_for(self, args, port_id)
+    }
+}
+
+/// Devices over any pool: the DPDK plugin's `rte_mempool` gets the same queues.
+impl<P: PktPool + Clone + 'static> DriverFor<P> for VhostDriver {
+    fn probe_for(&self, args: &Devargs, port_id: u16) -> Result<Box<dyn EthDev<P>>, PmdError> {
         let args = VhostArgs::parse(args, port_id)?;
         let vrings = 2 * args.queues as usize;
         Ok(Box::new(VhostDev {
@@ -262,9 +269,16 @@ impl VhostDev {
             reason,
         }
     }
+
+    /// Closes the socket (the device's only resource), once.
+    fn unregister(&mut self) {
+        if let Some(h) = self.socket.take() {
+            h.unregister();
+        }
+    }
 }
 
-impl EthDev for VhostDev {
+impl<P: PktPool + Clone + 'static> EthDev<P> for VhostDev {
     fn info(&self) -> DevInfo {
         DevInfo {
             driver: NAME,
@@ -298,9 +312,9 @@ impl EthDev for VhostDev {
         &mut self,
         q: u16,
         _nb_desc: u16,
-        pool: &Mempool,
+        pool: &P,
         counters: Arc<RxCounters>,
-    ) -> Result<Box<dyn RxQueue>, PmdError> {
+    ) -> Result<Box<dyn RxQueue<P::Buf>>, PmdError> {
         let (reader, vring) = self.shared.take_reader(2 * q + 1);
         Ok(Box::new(VhostRx {
             reader,
@@ -318,7 +332,7 @@ impl EthDev for VhostDev {
         q: u16,
         _nb_desc: u16,
         counters: Arc<TxCounters>,
-    ) -> Result<Box<dyn TxQueue>, PmdError> {
+    ) -> Result<Box<dyn TxQueue<P::Buf>>, PmdError> {
         let (reader, vring) = self.shared.take_reader(2 * q);
         Ok(Box::new(VhostTx {
             reader,
@@ -344,9 +358,7 @@ impl EthDev for VhostDev {
     }
 
     fn close(&mut self) -> Result<(), PmdError> {
-        if let Some(h) = self.socket.take() {
-            h.unregister();
-        }
+        self.unregister();
         Ok(())
     }
 
@@ -374,7 +386,7 @@ impl EthDev for VhostDev {
 
 impl Drop for VhostDev {
     fn drop(&mut self) {
-        let _ = self.close();
+        self.unregister();
     }
 }
 
@@ -391,10 +403,10 @@ fn rarp_frame(mac: &[u8; 6]) -> [u8; 60] {
     f
 }
 
-/// Receive queue: the guest's tx vring.
-struct VhostRx {
+/// Receive queue: the guest's tx vring, filling buffers from a `P`.
+struct VhostRx<P> {
     reader: Reader<SplitQueue>,
-    pool: Mempool,
+    pool: P,
     port: u16,
     linear: bool,
     /// Queue 0 announces the guest's MAC after `SEND_RARP`, as DPDK does.
@@ -403,9 +415,9 @@ struct VhostRx {
     counters: Arc<RxCounters>,
 }
 
-impl VhostRx {
+impl<P: PktPool> VhostRx<P> {
     #[cold]
-    fn inject_rarp(&self, shared: &Shared, out: &mut Burst<Mbuf>) {
+    fn inject_rarp(&self, shared: &Shared, out: &mut Burst<P::Buf>) {
         shared.rarp_pending.store(false, Ordering::Relaxed);
         let mac = *shared.rarp.lock().unwrap_or_else(PoisonError::into_inner);
         if let (Some(mac), Ok(mut m)) = (mac, self.pool.alloc()) {
@@ -418,9 +430,9 @@ impl VhostRx {
     }
 }
 
-impl RxQueue for VhostRx {
+impl<P: PktPool> RxQueue<P::Buf> for VhostRx<P> {
     #[inline]
-    fn rx_burst(&mut self, out: &mut Burst<Mbuf>, max: usize) -> usize {
+    fn rx_burst(&mut self, out: &mut Burst<P::Buf>, max: usize) -> usize {
         let start = out.len();
         if let Some(shared) = &self.rarp {
             if shared.rarp_pending.load(Ordering::Relaxed) && out.room() > 0 {
@@ -463,9 +475,9 @@ struct VhostTx {
     counters: Arc<TxCounters>,
 }
 
-impl TxQueue for VhostTx {
+impl<B: PktBuf> TxQueue<B> for VhostTx {
     #[inline]
-    fn tx_burst(&mut self, pkts: &mut Burst<Mbuf>) -> usize {
+    fn tx_burst(&mut self, pkts: &mut Burst<B>) -> usize {
         let (good0, bytes0, drops0) = (
             self.vring.good_packets.get(),
             self.vring.good_bytes.get(),

@@ -45,10 +45,10 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use vpmd_fastpath::Reader;
-use vpmd_mempool::{Burst, Mbuf, Mempool};
+use vpmd_mempool::{Burst, Mempool, PktBuf, PktPool};
 use vpmd_pmd::{
-    offload, DevInfo, Devargs, DevargsReader, Driver, EthDev, Link, PmdError, PortConf, RxCounters,
-    RxQueue, TxCounters, TxQueue,
+    offload, DevInfo, Devargs, DevargsReader, Driver, DriverFor, EthDev, Link, PmdError, PortConf,
+    RxCounters, RxQueue, TxCounters, TxQueue,
 };
 
 use crate::backend::rx_stall::{DRAIN_DEFAULT, STALL_DEFAULT};
@@ -201,6 +201,13 @@ impl Driver for XenDriver {
     }
 
     fn probe(&self, args: &Devargs, port: u16) -> Result<Box<dyn EthDev>, PmdError> {
+        DriverFor::<Mempool>::probe_for(self, args, port)
+    }
+}
+
+/// Devices over any pool: the DPDK plugin's `rte_mempool` gets the same queues.
+impl<Pl: PktPool + Clone + 'static> DriverFor<Pl> for XenDriver {
+    fn probe_for(&self, args: &Devargs, port: u16) -> Result<Box<dyn EthDev<Pl>>, PmdError> {
         let a = XenArgs::parse(args, port)?;
         let fail = |reason: String| PmdError::Driver {
             port,
@@ -224,11 +231,11 @@ impl Driver for XenDriver {
 
 /// Binds the named vif on `platform`, or starts searching for one, and starts the
 /// port's control thread.
-fn start<P: Platform + 'static>(
+fn start<P: Platform + 'static, Pl: PktPool + Clone + 'static>(
     platform: P,
     a: &XenArgs,
     port: u16,
-) -> Result<Box<dyn EthDev>, PmdError> {
+) -> Result<Box<dyn EthDev<Pl>>, PmdError> {
     let fail = |reason: String| PmdError::Driver {
         port,
         driver: NAME,
@@ -326,9 +333,20 @@ impl<P: Platform + 'static> XenDev<P> {
             reason: reason.into(),
         }
     }
+
+    /// Stops the control thread and closes the vif.
+    fn shut(&mut self) -> Result<(), PmdError> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        lock(&self.slot)
+            .close()
+            .map_err(|e| self.err(e.to_string()))
+    }
 }
 
-impl<P: Platform + 'static> EthDev for XenDev<P> {
+impl<P: Platform + 'static, Pl: PktPool + Clone + 'static> EthDev<Pl> for XenDev<P> {
     fn info(&self) -> DevInfo {
         let q = self.rx.len() as u16;
         DevInfo {
@@ -360,9 +378,9 @@ impl<P: Platform + 'static> EthDev for XenDev<P> {
         &mut self,
         q: u16,
         _nb_desc: u16,
-        pool: &Mempool,
+        pool: &Pl,
         counters: Arc<RxCounters>,
-    ) -> Result<Box<dyn RxQueue>, PmdError> {
+    ) -> Result<Box<dyn RxQueue<Pl::Buf>>, PmdError> {
         let reader = self.rx[usize::from(q)]
             .take()
             .ok_or_else(|| self.err(format!("rx queue {q} was already set up")))?;
@@ -380,7 +398,7 @@ impl<P: Platform + 'static> EthDev for XenDev<P> {
         q: u16,
         _nb_desc: u16,
         counters: Arc<TxCounters>,
-    ) -> Result<Box<dyn TxQueue>, PmdError> {
+    ) -> Result<Box<dyn TxQueue<Pl::Buf>>, PmdError> {
         let reader = self.tx[usize::from(q)]
             .take()
             .ok_or_else(|| self.err(format!("tx queue {q} was already set up")))?;
@@ -388,13 +406,7 @@ impl<P: Platform + 'static> EthDev for XenDev<P> {
     }
 
     fn close(&mut self) -> Result<(), PmdError> {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        lock(&self.slot)
-            .close()
-            .map_err(|e| self.err(e.to_string()))
+        self.shut()
     }
 
     fn link(&self) -> Link {
@@ -444,22 +456,22 @@ impl<P: Platform + 'static> EthDev for XenDev<P> {
 impl<P: Platform + 'static> Drop for XenDev<P> {
     fn drop(&mut self) {
         if self.thread.is_some() {
-            let _ = self.close();
+            let _ = self.shut();
         }
     }
 }
 
-/// Receive queue: the guest's tx ring.
-struct XenRx<P: Platform> {
+/// Receive queue: the guest's tx ring, filling buffers from a `Pl`.
+struct XenRx<P: Platform, Pl: PktPool> {
     reader: Reader<GuestTxRing<P>>,
-    pool: Mempool,
+    pool: Pl,
     port: u16,
     counters: Arc<RxCounters>,
-    bufs: Vec<Mbuf>,
+    bufs: Vec<Pl::Buf>,
 }
 
-impl<P: Platform> RxQueue for XenRx<P> {
-    fn rx_burst(&mut self, out: &mut Burst<Mbuf>, max: usize) -> usize {
+impl<P: Platform, Pl: PktPool> RxQueue<Pl::Buf> for XenRx<P, Pl> {
+    fn rx_burst(&mut self, out: &mut Burst<Pl::Buf>, max: usize) -> usize {
         let start = out.len();
         match self.reader.enter() {
             Some(r) => {
@@ -481,8 +493,8 @@ struct XenTx<P: Platform> {
     counters: Arc<TxCounters>,
 }
 
-impl<P: Platform> TxQueue for XenTx<P> {
-    fn tx_burst(&mut self, pkts: &mut Burst<Mbuf>) -> usize {
+impl<P: Platform, B: PktBuf> TxQueue<B> for XenTx<P> {
+    fn tx_burst(&mut self, pkts: &mut Burst<B>) -> usize {
         match self.reader.enter() {
             Some(t) => {
                 let n = t.tx_burst(pkts, &self.counters);
