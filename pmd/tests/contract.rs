@@ -1,8 +1,12 @@
 //! The ethdev contract through the two built-in drivers: state rules, bursts, stats,
 //! xstats, reset, and devargs errors.
 
-use vpmd_mempool::{Burst, HugepagePolicy, Mempool, PoolConfig};
-use vpmd_pmd::{offload, PmdError, Port, PortConf, PortState, Registry};
+mod foreign;
+
+use foreign::{Foreign, ForeignBuf};
+use vpmd_mempool::{Burst, HugepagePolicy, Mempool, PktBuf, PktPool, PoolConfig};
+use vpmd_pmd::drivers::{null::NullDriver, ring::RingDriver};
+use vpmd_pmd::{offload, Devargs, DriverFor, PmdError, Port, PortConf, PortState, Registry};
 
 fn pool() -> Mempool {
     Mempool::new(
@@ -237,4 +241,88 @@ fn devargs_errors_name_driver_key_and_value() {
         err("net_vpmd_ring1,peer=net_vpmd_ring9"),
         "device net_vpmd_ring1: bad value 'net_vpmd_ring9' for key 'peer': net_vpmd_ring1 is already joined to net_vpmd_ring0"
     );
+}
+
+/// A port over a pool that is not `Mempool`, as the DPDK plugin makes one: probed
+/// through `DriverFor<P>`, the same state machine and stats, the driver's queues over
+/// the foreign buffers.
+fn foreign_port<D: DriverFor<Foreign>>(
+    d: &D,
+    devargs: &str,
+    id: u16,
+    pool: &Foreign,
+) -> (
+    Port<Foreign>,
+    vpmd_pmd::PortRx<ForeignBuf>,
+    vpmd_pmd::PortTx<ForeignBuf>,
+) {
+    let args: Devargs = devargs.parse().unwrap();
+    let dev = d.probe_for(&args, id).unwrap();
+    let mut p = Port::new(id, args, dev);
+    p.configure(1, 1, PortConf::default()).unwrap();
+    let rx = p.rx_queue_setup(0, 512, pool).unwrap();
+    let tx = p.tx_queue_setup(0, 512).unwrap();
+    p.start().unwrap();
+    (p, rx, tx)
+}
+
+#[test]
+fn null_port_over_a_foreign_pool() {
+    let pool = Foreign::new("pmd-foreign-null", 2048);
+    let (mut port, mut rx, mut tx) =
+        foreign_port(&NullDriver, "net_vpmd_null0,size=128,copy=1", 3, &pool);
+    let mut b: Burst<ForeignBuf> = Burst::with_capacity(32);
+    assert_eq!(rx.rx_burst(&mut b, 32), 32);
+    assert!(b
+        .as_slice()
+        .iter()
+        .all(|m| m.pkt_len() == 128 && m.0.port() == 3));
+    assert_eq!(&b.as_slice()[0].data()[..6], &[0xff; 6]);
+    assert_eq!(pool.in_use(), 32);
+    // copy=1 reads every frame through PktBuf::read_into's provided default.
+    assert_eq!(tx.tx_burst(&mut b), 32);
+    assert!(b.is_empty());
+    assert_eq!(pool.in_use(), 0);
+    let s = port.stats();
+    assert_eq!(
+        (s.ipackets, s.ibytes, s.opackets, s.obytes),
+        (32, 4096, 32, 4096)
+    );
+    port.stop().unwrap();
+    assert_eq!(rx.rx_burst(&mut b, 32), 0, "the gate works the same");
+    port.close().unwrap();
+}
+
+#[test]
+fn null_rx_checks_the_foreign_pools_data_room() {
+    let pool = Foreign::new("pmd-foreign-room", 64);
+    let args: Devargs = "net_vpmd_null0,size=9000".parse().unwrap();
+    let mut p = Port::new(0, args.clone(), NullDriver.probe_for(&args, 0).unwrap());
+    p.configure(1, 1, PortConf::default()).unwrap();
+    let e = p.rx_queue_setup(0, 64, &pool).err().unwrap().to_string();
+    assert!(
+        e.contains(&format!("{}-byte data room", pool.data_room())),
+        "{e}"
+    );
+}
+
+#[test]
+fn ring_pair_over_a_foreign_pool() {
+    let pool = Foreign::new("pmd-foreign-ring", 2048);
+    let drv = RingDriver::<ForeignBuf>::default();
+    let (_p0, mut rx0, mut tx0) =
+        foreign_port(&drv, "net_vpmd_ring0,peer=net_vpmd_ring1", 0, &pool);
+    let (p1, mut rx1, _tx1) = foreign_port(&drv, "net_vpmd_ring1", 1, &pool);
+    let mut b = Burst::with_capacity(64);
+    pool.alloc_bulk(&mut b, 10).unwrap();
+    for m in b.as_mut_slice() {
+        m.append(60).unwrap().fill(7);
+    }
+    assert_eq!(tx0.tx_burst(&mut b), 10);
+    assert_eq!(rx0.rx_burst(&mut b, 64), 0);
+    assert_eq!(rx1.rx_burst(&mut b, 64), 10);
+    assert!(b.as_slice().iter().all(|m| m.data() == [7; 60]));
+    assert_eq!((p1.stats().ipackets, p1.stats().ibytes), (10, 600));
+    b.clear();
+    assert_eq!(pool.in_use(), 0);
 }
