@@ -509,6 +509,126 @@ impl<P: Platform, B: PktBuf> TxQueue<B> for XenTx<P> {
     }
 }
 
+/// The test-only second pool (`Foreign`/`ForeignBuf`), shared with pmd's tests.
+#[cfg(test)]
+#[path = "../../pmd/tests/foreign/mod.rs"]
+#[allow(unsafe_code)] // views an `Mbuf` chain as a `ForeignBuf` chain (repr(transparent))
+mod foreign;
+
+#[cfg(test)]
+mod foreign_pool {
+    use std::time::Instant;
+
+    use vpmd_pmd::Port;
+
+    use super::foreign::{Foreign, ForeignBuf};
+    use super::*;
+    use crate::netfront::{Netfront, NetfrontConfig, RxPacket, TxPacket};
+    use crate::platform::sim::{create_vif, DomainLayout, Guest, Host, VifSpec};
+
+    const GUARD: Duration = Duration::from_secs(30);
+
+    /// A `net_vpmd_xen` port over a pool that is not `Mempool` (as the DPDK plugin makes
+    /// one) on the sim, against vpmd's netfront: multi-slot guest frames arrive as
+    /// buffer chains of the foreign type and go back to the guest whole. The pool cannot
+    /// attach external buffers, so `copy-threshold=` falls back to copying.
+    #[test]
+    fn xen_port_over_a_foreign_pool_echoes_guest_frames() {
+        const N: usize = 40;
+        let dir = std::env::temp_dir().join(format!("vpmd-xen-foreign-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let host = Host::start(&dir).unwrap();
+        let paths = host.paths().clone();
+        let layout = DomainLayout {
+            mem_pages: 1024,
+            grant_frames: 2,
+        };
+        let g = Arc::new(Guest::create(&paths, DomId(3), layout).unwrap());
+        let be = SimPlatform::connect(&paths, DomId::DOM0).unwrap();
+        let mac = [0x00, 0x16, 0x3e, 0, 0, 3];
+        let spec = VifSpec {
+            backend: DomId::DOM0,
+            frontend: DomId(3),
+            devid: 0,
+            mac,
+        };
+        create_vif(be.store(), &spec).unwrap();
+
+        let pool = Foreign::new("xen-foreign", 4096);
+        let args: Devargs = format!(
+            "net_vpmd_xen0,domid=3,sim={},copy-threshold=256",
+            dir.display()
+        )
+        .parse()
+        .unwrap();
+        let dev = DriverFor::<Foreign>::probe_for(&XenDriver, &args, 5).unwrap();
+        let mut port: Port<Foreign> = Port::new(5, args, dev);
+        port.configure(1, 1, PortConf::default()).unwrap();
+        let mut rx = port.rx_queue_setup(0, 512, &pool).unwrap();
+        let mut tx = port.tx_queue_setup(0, 512).unwrap();
+        port.start().unwrap();
+        let mut nf = Netfront::probe(g, &paths, NetfrontConfig::new(0)).unwrap();
+        nf.wait_connected(GUARD).unwrap();
+
+        // 3000-byte unicast frames to the guest, sent in 1000-byte slots.
+        let frames: Vec<Vec<u8>> = (0..N)
+            .map(|i| {
+                let mut f = vec![i as u8; 3000];
+                f[..6].copy_from_slice(&mac);
+                f[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 9]);
+                f[12..14].copy_from_slice(&0x88b5u16.to_be_bytes());
+                f
+            })
+            .collect();
+        for f in &frames {
+            let p = TxPacket {
+                chunk: 1000,
+                ..TxPacket::new(f)
+            };
+            nf.send(0, &p).unwrap();
+        }
+        let mut b: Burst<ForeignBuf> = Burst::with_capacity(64);
+        let end = Instant::now() + GUARD;
+        while b.len() < N {
+            assert!(
+                Instant::now() < end,
+                "only {} of {N} frames arrived",
+                b.len()
+            );
+            let mut seen = Vec::new();
+            nf.poll(0, &mut seen).unwrap();
+            rx.rx_burst(&mut b, 64);
+        }
+        let mut flat = vec![0u8; 4000];
+        for (m, f) in b.as_slice().iter().zip(&frames) {
+            assert!(
+                m.nb_segs() > 1,
+                "3000 bytes do not fit one 2048-byte buffer"
+            );
+            assert_eq!(m.read_into(&mut flat), 3000);
+            assert_eq!(&flat[..3000], &f[..]);
+            assert_eq!(m.0.port(), 5);
+        }
+        assert_eq!(tx.tx_burst(&mut b), N);
+        let mut back: Vec<RxPacket> = Vec::new();
+        nf.recv(0, &mut back, N, GUARD).unwrap();
+        assert_eq!(back.len(), N);
+        for (p, f) in back.iter().zip(&frames) {
+            assert_eq!(p.data, *f);
+        }
+        let s = port.stats();
+        assert_eq!(
+            (s.ipackets, s.opackets, s.ierrors, s.oerrors),
+            (N as u64, N as u64, 0, 0)
+        );
+        assert_eq!(pool.in_use(), 0, "every foreign buffer went back");
+        port.close().unwrap();
+        drop(nf);
+        drop(host);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
