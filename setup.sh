@@ -10,6 +10,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 HUGEPAGES_WANT="${VPMD_HUGEPAGES:-512}"   # 512 x 2 MiB = 1 GiB
 HUGE_MNT=/dev/hugepages
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 WARNINGS=0
 
 log()  { echo "setup: $*"; }
@@ -20,8 +21,10 @@ die()  { echo "setup: ERROR: $*" >&2; exit 1; }
 # plugins loaded at run time, so name the two the anchor needs (net_null ports,
 # ring mempool) rather than rely on Recommends being enabled.
 # fonts-dejavu-core: the font vpmd-bench draws its PNG plots with.
+# clang, libclang-dev: bindgen (pmd/dpdk-sys); dpkg-dev: `apt-get source`
+# for DPDK's driver-SDK headers (step_dpdk_sdk).
 APT_PACKAGES=(
-  build-essential pkg-config clang libclang-dev
+  build-essential pkg-config clang libclang-dev dpkg-dev
   dpdk dpdk-dev libdpdk-dev librte-net-null23 librte-mempool-ring23
   fonts-dejavu-core
 )
@@ -102,6 +105,14 @@ step_packages() {
   log "packages ok ($INSTALLED installed, dpdk $(pkg-config --modversion libdpdk))"
 }
 
+# DPDK's driver-SDK headers (ethdev_driver.h and 4 more) that Debian's
+# libdpdk-dev lacks, from the source package of the installed version, into
+# /usr/local/include/vpmd-dpdk-sdk/<version>/ for pmd/dpdk-sys. A separate
+# script so it can be re-run alone after a DPDK upgrade.
+step_dpdk_sdk() {
+  bash "$SCRIPT_DIR/scripts/dpdk-sdk-headers.sh" || die "DPDK SDK headers step failed"
+}
+
 step_hugepages() {
   local f=/proc/sys/vm/nr_hugepages have
   have=$(cat "$f")
@@ -145,6 +156,7 @@ step_xen() {
 STEPS=(
   step_rust
   step_packages
+  step_dpdk_sdk
   step_hugepages
   step_qemu
   step_xen
