@@ -113,6 +113,13 @@ step_dpdk_sdk() {
   bash "$SCRIPT_DIR/scripts/dpdk-sdk-headers.sh" || die "DPDK SDK headers step failed"
 }
 
+# vpmd's DPDK plugin (librte_net_vpmd.so), built and installed root-owned in
+# /usr/local/lib/vpmd/ for `dpdk-testpmd -d` and OVS-DPDK's dpdk-extra. A
+# separate script so it can be re-run alone after a change.
+step_plugin() {
+  bash "$SCRIPT_DIR/scripts/install-plugin.sh" || die "DPDK plugin step failed"
+}
+
 step_hugepages() {
   local f=/proc/sys/vm/nr_hugepages have
   have=$(cat "$f")
@@ -160,6 +167,7 @@ STEPS=(
   step_hugepages
   step_qemu
   step_xen
+  step_plugin
 )
 
 main() {
