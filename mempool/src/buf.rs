@@ -153,10 +153,6 @@ impl PktBuf for Mbuf {
         Mbuf::set_rss_hash(self, hash)
     }
     #[inline]
-    fn read_into(&self, out: &mut [u8]) -> usize {
-        Mbuf::read_into(self, out)
-    }
-    #[inline]
     fn free_bulk(pkts: &mut Burst<Self>) {
         Mbuf::free_bulk(pkts)
     }

@@ -419,21 +419,6 @@ impl Mbuf {
         Ok(())
     }
 
-    /// Copies the whole packet (all segments) into `out`, returning the bytes copied.
-    pub fn read_into(&self, out: &mut [u8]) -> usize {
-        let mut n = 0;
-        for seg in self.segments() {
-            let d = seg.data();
-            let k = d.len().min(out.len() - n);
-            out[n..n + k].copy_from_slice(&d[..k]);
-            n += k;
-            if n == out.len() {
-                break;
-            }
-        }
-        n
-    }
-
     /// Offload flags (`RTE_MBUF_F_*` values, see [`ol_flags`]).
     #[inline]
     pub fn ol_flags(&self) -> u64 {

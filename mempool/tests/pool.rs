@@ -2,7 +2,7 @@
 //! clones (refcount), chains, and the debug-mode checks.
 
 use vpmd_mempool::{
-    Burst, HugepagePolicy, LcoreGuard, Mbuf, Mempool, NoBufs, PageKind, PoolConfig,
+    Burst, HugepagePolicy, LcoreGuard, Mbuf, Mempool, NoBufs, PageKind, PktBuf, PoolConfig,
 };
 
 fn pool(size: u32, cache: u32, debug: bool) -> Mempool {

@@ -296,21 +296,15 @@ impl Eth {
     /// Puts `q` in `rx_queues[id]`, dropping the one there.
     pub fn set_rx_queue(&mut self, id: u16, q: Option<Box<RxQ>>) {
         let d = self.data_mut();
-        if id >= d.nb_rx_queues || d.rx_queues.is_null() {
-            return;
-        }
         // SAFETY: DPDK sized rx_queues for nb_rx_queues; its entries are our boxes.
-        unsafe { swap_box(d.rx_queues.add(id as usize), q) }
+        unsafe { swap_box(d.rx_queues, d.nb_rx_queues, id, q) }
     }
 
     /// Puts `q` in `tx_queues[id]`, dropping the one there.
     pub fn set_tx_queue(&mut self, id: u16, q: Option<Box<TxQ>>) {
         let d = self.data_mut();
-        if id >= d.nb_tx_queues || d.tx_queues.is_null() {
-            return;
-        }
         // SAFETY: as for rx.
-        unsafe { swap_box(d.tx_queues.add(id as usize), q) }
+        unsafe { swap_box(d.tx_queues, d.nb_tx_queues, id, q) }
     }
 
     /// The address DPDK reports for the port.
@@ -323,14 +317,18 @@ impl Eth {
     }
 }
 
-/// Replaces the box of type `T` at `slot` with `new`, dropping the old one.
+/// Replaces the box of type `T` at `queues[id]` with `new`, dropping the old one; an
+/// `id` outside the `nb` entries changes nothing.
 ///
 /// # Safety
-/// `slot` is valid, and null or a `Box<T>` made by this plugin.
-unsafe fn swap_box<T>(slot: *mut *mut c_void, new: Option<Box<T>>) {
+/// `queues` is null or has `nb` entries, each null or a `Box<T>` made by this plugin.
+unsafe fn swap_box<T>(queues: *mut *mut c_void, nb: u16, id: u16, new: Option<Box<T>>) {
+    if id >= nb || queues.is_null() {
+        return;
+    }
     let new = new.map_or(std::ptr::null_mut(), |b| Box::into_raw(b).cast::<c_void>());
-    // SAFETY: the caller's contract.
-    let old = unsafe { std::ptr::replace(slot, new) };
+    // SAFETY: the caller's contract; `id` is within the entries.
+    let old = unsafe { std::ptr::replace(queues.add(id as usize), new) };
     if !old.is_null() {
         // SAFETY: the caller's contract.
         drop(unsafe { Box::from_raw(old.cast::<T>()) });

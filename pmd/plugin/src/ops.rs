@@ -184,10 +184,16 @@ unsafe extern "C" fn stats_reset(dev: *mut sys::rte_eth_dev) -> c_int {
     })
 }
 
-unsafe extern "C" fn xstats_get(
+/// The xstats calls' shared shape: the count when `out` is null or too small (DPDK
+/// then asks again with room), else `fill` writes every entry and the count.
+///
+/// # Safety
+/// `out` is null or has room for `n` entries.
+unsafe fn xstats_into<T>(
     dev: *mut sys::rte_eth_dev,
-    out: *mut sys::rte_eth_xstat,
+    out: *mut T,
     n: c_uint,
+    fill: impl Fn(&mut T, usize, (String, u64)),
 ) -> c_int {
     let mut count = 0;
     let rc = with_dev(dev, |_, pd| {
@@ -196,11 +202,10 @@ unsafe extern "C" fn xstats_get(
         if out.is_null() || (n as usize) < x.len() {
             return Ok(());
         }
-        // SAFETY: DPDK passes room for `n` entries, and `n` covers them all.
+        // SAFETY: the caller's contract, and `n` covers every entry.
         let out = unsafe { std::slice::from_raw_parts_mut(out, x.len()) };
-        for (i, (o, (_, v))) in out.iter_mut().zip(x).enumerate() {
-            o.id = i as u64;
-            o.value = v;
+        for (i, (o, e)) in out.iter_mut().zip(x).enumerate() {
+            fill(o, i, e);
         }
         Ok(())
     });
@@ -211,29 +216,30 @@ unsafe extern "C" fn xstats_get(
     }
 }
 
+unsafe extern "C" fn xstats_get(
+    dev: *mut sys::rte_eth_dev,
+    out: *mut sys::rte_eth_xstat,
+    n: c_uint,
+) -> c_int {
+    // SAFETY: DPDK passes null or room for `n` entries.
+    unsafe {
+        xstats_into(dev, out, n, |o, i, (_, v)| {
+            o.id = i as u64;
+            o.value = v;
+        })
+    }
+}
+
 unsafe extern "C" fn xstats_get_names(
     dev: *mut sys::rte_eth_dev,
     out: *mut sys::rte_eth_xstat_name,
     n: c_uint,
 ) -> c_int {
-    let mut count = 0;
-    let rc = with_dev(dev, |_, pd| {
-        let x = pd.xstats();
-        count = x.len();
-        if out.is_null() || (n as usize) < x.len() {
-            return Ok(());
-        }
-        // SAFETY: as in `xstats_get`.
-        let out = unsafe { std::slice::from_raw_parts_mut(out, x.len()) };
-        for (o, (name, _)) in out.iter_mut().zip(x) {
-            ffi::copy_name(&mut o.name, &name);
-        }
-        Ok(())
-    });
-    if rc != 0 {
-        rc
-    } else {
-        count as c_int
+    // SAFETY: as for `xstats_get`.
+    unsafe {
+        xstats_into(dev, out, n, |o, _, (name, _)| {
+            ffi::copy_name(&mut o.name, &name)
+        })
     }
 }
 

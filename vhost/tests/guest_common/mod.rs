@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use vpmd_mempool::{Burst, HugepagePolicy, Mbuf, Mempool, PoolConfig};
+use vpmd_mempool::{Burst, HugepagePolicy, Mbuf, Mempool, PktBuf, PoolConfig};
 use vpmd_vhost::driver::{memfd, GuestMemory, NetGuest};
 use vpmd_vhost::net::{rx, tx, NetHdr};
 use vpmd_vhost::stats::VringCounters;

@@ -8,7 +8,7 @@
 pub use std::sync::Arc;
 pub use std::time::{Duration, Instant};
 
-pub use vpmd_mempool::{Burst, HugepagePolicy, Mbuf, Mempool, PoolConfig};
+pub use vpmd_mempool::{Burst, HugepagePolicy, Mbuf, Mempool, PktBuf, PoolConfig};
 pub use vpmd_pmd::{RxCounters, TxCounters};
 pub use vpmd_xen::backend::{BackendConfig, Clock, Netback, QueueEnds};
 pub use vpmd_xen::netfront::{Netfront, NetfrontConfig, RxPacket, TxPacket};

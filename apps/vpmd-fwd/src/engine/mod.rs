@@ -141,6 +141,7 @@ pub(crate) mod tests {
 
     /// The whole packet's bytes, all segments.
     pub fn frame(m: &Mbuf) -> Vec<u8> {
+        use vpmd_mempool::PktBuf;
         let mut v = vec![0xa5; m.pkt_len() as usize];
         m.read_into(&mut v);
         v
