@@ -4,7 +4,8 @@
 //! `unsafe` code.
 //!
 //! - [`eal`]: `rte_eal_init` once per process, without hugepages, PCI or shared files
-//!   (`--no-huge --no-pci --no-shconf -m 64 --file-prefix vpmdbench<pid>`), so it runs
+//!   (`--no-huge --no-pci --no-shconf -m 256 --file-prefix vpmdbench<pid>`; 256 MB of
+//!   ordinary memory, mapped lazily, for two 8192-buffer pools and the rings), so it runs
 //!   anywhere the CI does. The calling thread becomes the main lcore; EAL pins it to
 //!   CPU 0, so its CPU affinity is put back afterwards (the benches pin their own threads).
 //! - [`Lcore`]: `rte_thread_register` for the calling thread, so it has an lcore id and
@@ -13,13 +14,17 @@
 //! - [`ring`]: an `rte_ring` created single-producer/single-consumer
 //!   (`RING_F_SP_ENQ | RING_F_SC_DEQ`), split into a [`RingTx`] and a [`RingRx`] that
 //!   move `u64`s with `rte_ring_sp_enqueue_burst` / `rte_ring_sc_dequeue_burst`.
-//! - [`Pool`]: an `rte_mempool` with a per-lcore cache; [`Objs`] gets and puts bulks of
-//!   its objects (`rte_mempool_get_bulk` / `_put_bulk`), and [`Pool::ring`] makes an SP/SC
-//!   `rte_ring` that hands them from one thread to another.
+//! - [`Pool`]: an `rte_mempool` with a per-lcore cache, either of raw objects
+//!   ([`Pool::raw`]: `rte_mempool_create`; [`Objs`] gets and puts bulks with
+//!   `rte_mempool_get_bulk` / `_put_bulk`, which never touch the objects) or of packet
+//!   buffers ([`Pool::mbufs`]: `rte_pktmbuf_pool_create`; bulks with
+//!   `rte_pktmbuf_alloc_bulk`, which resets each mbuf, and `rte_pktmbuf_free_bulk`, which
+//!   reads each one's refcount, segments and pool). [`Pool::ring`] makes an SP/SC
+//!   `rte_ring` that hands objects from one thread to another.
 //!
-//! Objects are opaque here (never read or written), so the safe API only has to keep
-//! three promises: an object goes back to the pool it came from, at most once, and
-//! never after that pool is freed. [`Objs`] and the object rings hold the pool alive
+//! Objects are opaque to Rust here (only DPDK reads or writes them), so the safe API only
+//! has to keep three promises: an object goes back to the pool it came from, at most
+//! once, and never after that pool is freed. [`Objs`] and the object rings hold the pool alive
 //! (`Arc`) and check the pool on every transfer.
 
 use std::ffi::{c_char, c_uint, c_void, CString};
@@ -30,9 +35,10 @@ use std::sync::{Arc, OnceLock};
 
 use anyhow::{anyhow, bail, ensure, Result};
 use dpdk_sys::{
-    rte_eal_get_runtime_dir, rte_eal_init, rte_mempool, rte_mempool_create, rte_mempool_free,
-    rte_ring, rte_ring_create, rte_ring_free, vpmd_rte_errno, vpmd_rte_lcore_id,
-    vpmd_rte_mempool_get_bulk, vpmd_rte_mempool_put_bulk, vpmd_rte_ring_sc_dequeue_burst,
+    rte_eal_get_runtime_dir, rte_eal_init, rte_mbuf, rte_mempool, rte_mempool_create,
+    rte_mempool_free, rte_pktmbuf_free_bulk, rte_pktmbuf_pool_create, rte_ring, rte_ring_create,
+    rte_ring_free, vpmd_rte_errno, vpmd_rte_lcore_id, vpmd_rte_mempool_get_bulk,
+    vpmd_rte_mempool_put_bulk, vpmd_rte_pktmbuf_alloc_bulk, vpmd_rte_ring_sc_dequeue_burst,
     vpmd_rte_ring_sp_enqueue_burst, LCORE_ID_ANY, SOCKET_ID_ANY,
 };
 
@@ -69,7 +75,7 @@ fn init_eal() -> std::result::Result<(), String> {
         "--no-huge",
         "--no-pci",
         "-m",
-        "64",
+        "256",
         "--no-shconf",
         "--no-telemetry",
         "--log-level=*:warning",
@@ -145,11 +151,8 @@ impl Lcore {
         // SAFETY: EAL is initialised; registers the calling thread, which has no lcore id.
         let rc = unsafe { rte_thread_register() };
         // SAFETY: reads this thread's TLS rte_errno.
-        ensure!(
-            rc == 0,
-            "rte_thread_register failed: rte_errno {}",
-            unsafe { vpmd_rte_errno() }
-        );
+        let errno = unsafe { vpmd_rte_errno() };
+        ensure!(rc == 0, "rte_thread_register failed: rte_errno {errno}");
         let id = lcore_id().ok_or_else(|| anyhow!("registered thread has no lcore id"))?;
         Ok(Self {
             id,
@@ -296,9 +299,13 @@ impl RingRx {
     }
 }
 
-/// An `rte_mempool` shared by its handles; freed when the last one is gone.
+/// An `rte_mempool` shared by its handles; freed when the last one is gone. `mbufs`:
+/// made by `rte_pktmbuf_pool_create`, so objects are `rte_mbuf`s.
 #[derive(Debug)]
-struct RawPool(NonNull<rte_mempool>);
+struct RawPool {
+    mp: NonNull<rte_mempool>,
+    mbufs: bool,
+}
 
 // SAFETY: rte_mempool is built for concurrent get/put from many threads (a MP/MC ring
 // behind per-lcore caches that only their own lcore touches).
@@ -306,22 +313,75 @@ unsafe impl Send for RawPool {}
 // SAFETY: as above.
 unsafe impl Sync for RawPool {}
 
+impl RawPool {
+    /// Gets `n` objects into `ptrs` (all or none); true on success.
+    ///
+    /// # Safety
+    /// `ptrs` has room for `n` pointers.
+    #[inline]
+    unsafe fn get(&self, ptrs: *mut *mut c_void, n: usize) -> bool {
+        let rc = if self.mbufs {
+            // SAFETY: a pktmbuf pool (alive while `self` is); room for `n` (caller).
+            unsafe { vpmd_rte_pktmbuf_alloc_bulk(self.mp.as_ptr(), ptrs.cast(), n as c_uint) }
+        } else {
+            // SAFETY: the pool is alive while `self` is; room for `n` (caller).
+            unsafe { vpmd_rte_mempool_get_bulk(self.mp.as_ptr(), ptrs, n as c_uint) }
+        };
+        rc == 0
+    }
+
+    /// Puts `n` objects back.
+    ///
+    /// # Safety
+    /// `ptrs[..n]` are objects of this pool, owned by the caller, which gives them up.
+    #[inline]
+    unsafe fn put(&self, ptrs: *const *mut c_void, n: usize) {
+        if self.mbufs {
+            // SAFETY: `n` mbufs of this pool owned by the caller (contract); free_bulk
+            // only reads the array (declared non-const in C).
+            unsafe { rte_pktmbuf_free_bulk(ptrs.cast::<*mut rte_mbuf>().cast_mut(), n as c_uint) }
+        } else {
+            // SAFETY: `n` objects of this (live) pool owned by the caller (contract).
+            unsafe { vpmd_rte_mempool_put_bulk(self.mp.as_ptr(), ptrs, n as c_uint) }
+        }
+    }
+}
+
 impl Drop for RawPool {
     fn drop(&mut self) {
         // SAFETY: the last owner: every Objs and object ring holding objects of this pool
         // holds an Arc to it, so none is alive.
-        unsafe { rte_mempool_free(self.0.as_ptr()) };
+        unsafe { rte_mempool_free(self.mp.as_ptr()) };
     }
 }
 
-/// An `rte_mempool` of opaque objects with a per-lcore cache (`rte_mempool_create`
-/// with the default MP/MC ring handler).
+/// An `rte_mempool` with a per-lcore cache and the default MP/MC ring handler, of raw
+/// objects or of packet buffers.
 #[derive(Debug, Clone)]
 pub struct Pool(Arc<RawPool>);
 
 impl Pool {
-    /// `size` objects of `elt_size` bytes, `cache` objects per lcore (at most 512).
-    pub fn new(size: u32, elt_size: u32, cache: u32) -> Result<Self> {
+    /// `rte_pktmbuf_pool_create`: `size` mbufs whose buffers hold `buf_size` bytes
+    /// (headroom included), `cache` per lcore (at most 512).
+    pub fn mbufs(size: u32, buf_size: u16, cache: u32) -> Result<Self> {
+        eal()?;
+        ensure!(cache <= CACHE_MAX, "cache of {cache} is above {CACHE_MAX}");
+        let name = name("m");
+        // SAFETY: EAL is initialised; `name` is a valid C string.
+        let mp = unsafe {
+            rte_pktmbuf_pool_create(name.as_ptr(), size, cache, 0, buf_size, SOCKET_ID_ANY)
+        };
+        // SAFETY: reads this thread's TLS rte_errno.
+        let errno = unsafe { vpmd_rte_errno() };
+        let Some(mp) = NonNull::new(mp) else {
+            bail!("rte_pktmbuf_pool_create({size} x {buf_size} B, cache {cache}) failed: rte_errno {errno}");
+        };
+        Ok(Self(Arc::new(RawPool { mp, mbufs: true })))
+    }
+
+    /// `rte_mempool_create`: `size` objects of `elt_size` bytes, `cache` objects per lcore
+    /// (at most 512).
+    pub fn raw(size: u32, elt_size: u32, cache: u32) -> Result<Self> {
         eal()?;
         ensure!(cache <= CACHE_MAX, "cache of {cache} is above {CACHE_MAX}");
         let name = name("p");
@@ -346,7 +406,7 @@ impl Pool {
         let Some(mp) = NonNull::new(mp) else {
             bail!("rte_mempool_create({size} x {elt_size} B, cache {cache}) failed: rte_errno {errno}");
         };
-        Ok(Self(Arc::new(RawPool(mp))))
+        Ok(Self(Arc::new(RawPool { mp, mbufs: false })))
     }
 
     /// A holder for up to `cap` objects of this pool.
@@ -396,36 +456,29 @@ impl Objs {
         self.len == self.head
     }
 
-    /// `rte_mempool_get_bulk` of `n` objects (all or none) into an empty holder; false if
-    /// the pool (its ring and this lcore's cache) has fewer.
+    /// `rte_mempool_get_bulk` (`rte_pktmbuf_alloc_bulk` for mbufs) of `n` objects (all
+    /// or none) into an empty holder; false if the pool (its ring and this lcore's cache)
+    /// has fewer.
     #[inline]
     pub fn get_bulk(&mut self, n: usize) -> bool {
         assert!(
             self.is_empty() && n <= self.ptrs.len(),
             "holder not empty or too small"
         );
-        // SAFETY: the pool is alive (Arc); `ptrs` has room for `n`.
-        let rc = unsafe {
-            vpmd_rte_mempool_get_bulk(self.pool.0.as_ptr(), self.ptrs.as_mut_ptr(), n as c_uint)
-        };
-        (self.head, self.len) = (0, if rc == 0 { n } else { 0 });
-        rc == 0
+        // SAFETY: `ptrs` has room for `n`.
+        let ok = unsafe { self.pool.get(self.ptrs.as_mut_ptr(), n) };
+        (self.head, self.len) = (0, if ok { n } else { 0 });
+        ok
     }
 
-    /// `rte_mempool_put_bulk` of everything held.
+    /// `rte_mempool_put_bulk` (`rte_pktmbuf_free_bulk` for mbufs) of everything held.
     #[inline]
     pub fn put_all(&mut self) {
         let n = self.len();
         if n > 0 {
-            // SAFETY: `ptrs[head..len]` are objects of this (live) pool owned by this
-            // holder, which forgets them here so each goes back once.
-            unsafe {
-                vpmd_rte_mempool_put_bulk(
-                    self.pool.0.as_ptr(),
-                    self.ptrs.as_ptr().add(self.head),
-                    n as c_uint,
-                )
-            };
+            // SAFETY: `ptrs[head..len]` are objects of this pool owned by this holder,
+            // which forgets them here so each goes back once.
+            unsafe { self.pool.put(self.ptrs.as_ptr().add(self.head), n) };
         }
         (self.head, self.len) = (0, 0);
     }
@@ -476,10 +529,8 @@ impl Drop for ObjRing {
     fn drop(&mut self) {
         let left = self.ring.drain();
         if !left.is_empty() {
-            // SAFETY: the ring only held objects of `pool` (alive), each once.
-            unsafe {
-                vpmd_rte_mempool_put_bulk(self.pool.0.as_ptr(), left.as_ptr(), left.len() as c_uint)
-            };
+            // SAFETY: the ring only held objects of `pool`, each once, now owned here.
+            unsafe { self.pool.put(left.as_ptr(), left.len()) };
         }
     }
 }
@@ -509,7 +560,15 @@ mod tests {
 
     #[test]
     fn pool_cache_on_a_registered_thread() {
-        let pool = Pool::new(1023, 64, 32).unwrap();
+        for pool in [
+            Pool::raw(1023, 64, 32).unwrap(),
+            Pool::mbufs(1023, 2176, 32).unwrap(),
+        ] {
+            cache_and_ring(pool);
+        }
+    }
+
+    fn cache_and_ring(pool: Pool) {
         let p = pool.clone();
         std::thread::spawn(move || {
             let lc = Lcore::register().unwrap();
