@@ -29,13 +29,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Mempool bulk-32 alloc+free vs a crossbeam ArrayQueue free list.
+    /// Mempool bulk-32 alloc+free vs DPDK rte_mempool (lcore cache; mbuf and raw pools).
     Mempool {
         /// Milliseconds per sample.
         #[arg(long, default_value_t = 500)]
         ms: u64,
     },
-    /// Core-to-core burst hand-off vs crossbeam ArrayQueue.
+    /// Core-to-core burst hand-off vs DPDK rte_ring (SP/SC burst).
     Ring {
         /// Items per sample.
         #[arg(long, default_value_t = 20_000_000)]
