@@ -21,18 +21,37 @@ pub fn alternate(
     mut ours: impl FnMut() -> anyhow::Result<f64>,
     mut anchor: impl FnMut() -> anyhow::Result<f64>,
 ) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    for i in 0..pairs {
-        a.push(ours()?);
-        b.push(anchor()?);
-        eprintln!(
-            "  pair {}/{pairs}: ours {:.3}, anchor {:.3}",
-            i + 1,
-            a[i],
-            b[i]
-        );
-    }
+    let mut s = rotate(pairs, &["ours", "anchor"], "pair", |k| match k {
+        0 => ours(),
+        _ => anchor(),
+    })?;
+    let b = s.pop().unwrap_or_default();
+    let a = s.pop().unwrap_or_default();
     Ok((a, b))
+}
+
+/// Runs contender `k` of `names` as `run(k)` in turn (A B C A B C ...), `rounds` times;
+/// returns each contender's samples in run order. `unit` names a round in the progress
+/// lines (`pair` for two contenders).
+pub fn rotate(
+    rounds: usize,
+    names: &[&str],
+    unit: &str,
+    mut run: impl FnMut(usize) -> anyhow::Result<f64>,
+) -> anyhow::Result<Vec<Vec<f64>>> {
+    let mut samples = vec![Vec::with_capacity(rounds); names.len()];
+    for i in 0..rounds {
+        for (k, s) in samples.iter_mut().enumerate() {
+            s.push(run(k)?);
+        }
+        let line: Vec<String> = names
+            .iter()
+            .zip(&samples)
+            .map(|(n, s)| format!("{n} {:.3}", s[i]))
+            .collect();
+        eprintln!("  {unit} {}/{rounds}: {}", i + 1, line.join(", "));
+    }
+    Ok(samples)
 }
 
 /// Repeats `f` (which does `items` units of work per call) for at least `dur`; returns
@@ -81,4 +100,33 @@ pub fn on_two_cores(
     c.join()
         .map_err(|_| anyhow::anyhow!("consumer panicked"))??;
     Ok(start.elapsed().as_nanos() as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contenders_take_turns_and_keep_their_samples() {
+        let mut order = Vec::new();
+        let s = rotate(2, &["a", "b", "c"], "round", |k| {
+            order.push(k);
+            Ok((order.len() * 10 + k) as f64)
+        })
+        .unwrap();
+        assert_eq!(order, [0, 1, 2, 0, 1, 2]);
+        assert_eq!(s, [vec![10.0, 40.0], vec![21.0, 51.0], vec![32.0, 62.0]]);
+        let mut n = 0.0;
+        let (a, b) = alternate(
+            2,
+            || {
+                n += 1.0;
+                Ok(n)
+            },
+            || Ok(-1.0),
+        )
+        .unwrap();
+        assert_eq!((a, b), (vec![1.0, 2.0], vec![-1.0, -1.0]));
+        assert!(rotate(3, &["a"], "round", |_| anyhow::bail!("no")).is_err());
+    }
 }

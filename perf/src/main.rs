@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use vpmd_vhost::vuser::frame::MIN_FRAME_LEN;
 
 #[derive(Debug, Parser)]
@@ -65,20 +65,10 @@ enum Cmd {
         burst: u32,
     },
     /// vpmd's vhost PMD vs DPDK net_vhost, same virtio_user peer, three directions.
-    VhostVsDpdk {
-        /// Seconds of traffic per run.
-        #[arg(long, default_value_t = 6)]
-        secs: u64,
-        /// Frame length.
-        #[arg(long, default_value_t = 64)]
-        pkt_len: u16,
-        /// Queue pairs.
-        #[arg(long, default_value_t = 1)]
-        queues: u16,
-        /// Where the vhost-user socket is created.
-        #[arg(long, default_value = "target/vhost-bench")]
-        dir: PathBuf,
-    },
+    VhostVsDpdk(VhostArgs),
+    /// (a) stock dpdk-testpmd + vpmd's plugin (net_vpmd_vhost) vs (b) vpmd-fwd and (c)
+    /// dpdk-testpmd + net_vhost, in the same run, same virtio_user peer.
+    Plugin(VhostArgs),
     /// Round-trip latency through a vhost-user io loop, probed by vpmd's own front-end:
     /// vpmd-fwd + net_vpmd_vhost vs dpdk-testpmd + net_vhost.
     VhostLatency {
@@ -116,6 +106,44 @@ enum Cmd {
     },
 }
 
+/// Options of the vhost back-end comparisons (`vhost-vs-dpdk`, `plugin`).
+#[derive(Debug, Args)]
+struct VhostArgs {
+    /// Seconds of traffic per run.
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    secs: u64,
+    /// Frame length.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(i64::from(MIN_FRAME_LEN)..=1518))]
+    pkt_len: u16,
+    /// Queue pairs.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=8))]
+    queues: u16,
+    /// Scenarios, comma-separated: guest2host, host2guest, loop.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "guest2host,host2guest,loop"
+    )]
+    scenarios: Vec<bench::vhost::Scenario>,
+    /// Where the vhost-user socket is created.
+    #[arg(long, default_value = "target/vhost-bench")]
+    dir: PathBuf,
+}
+
+impl VhostArgs {
+    fn opts(self) -> bench::vhost::Opts {
+        bench::vhost::Opts {
+            secs: self.secs,
+            shape: bench::vhost::Shape {
+                pkt_len: self.pkt_len,
+                queues: self.queues,
+            },
+            scenarios: self.scenarios,
+            dir: self.dir,
+        }
+    }
+}
+
 /// An offered rate in Mpps: a number above 0 and at most 100.
 fn parse_rate(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
@@ -132,17 +160,8 @@ fn main() -> ExitCode {
         Cmd::FwdModes { modes, secs, burst } => {
             bench::fwd_modes::run(cli.pairs, &modes, bench::fwd_modes::Opts { secs, burst })
         }
-        Cmd::VhostVsDpdk {
-            secs,
-            pkt_len,
-            queues,
-            dir,
-        } => bench::vhost::run(
-            cli.pairs,
-            secs,
-            bench::vhost::Shape { pkt_len, queues },
-            &dir,
-        ),
+        Cmd::VhostVsDpdk(a) => bench::vhost::run(cli.pairs, &a.opts()),
+        Cmd::Plugin(a) => bench::vhost::run_plugin(cli.pairs, &a.opts()),
         Cmd::VhostLatency {
             secs,
             rates,

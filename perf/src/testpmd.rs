@@ -205,6 +205,40 @@ pub fn sibling_bin(name: &str) -> Result<PathBuf> {
     Ok(p)
 }
 
+/// vpmd's DPDK plugin (crate pmd/plugin), as cargo names the built cdylib.
+pub const PLUGIN: &str = "librte_net_vpmd.so";
+
+/// The directory holding [`PLUGIN`]: this binary's own (`target/release`), or for a test
+/// binary in `target/release/deps`, that or its parent.
+pub fn plugin_dir() -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .context("the running binary has no directory")?;
+    let mut candidates = vec![dir];
+    if dir.ends_with("deps") {
+        candidates.extend(dir.parent());
+    }
+    match candidates.iter().find(|d| d.join(PLUGIN).exists()) {
+        Some(d) => Ok(d.to_path_buf()),
+        None => bail!(
+            "{PLUGIN} not found in {}: build it with `cargo build --release -p vpmd-dpdk-plugin`",
+            dir.display()
+        ),
+    }
+}
+
+/// Makes the DPDK application `c` load vpmd's plugin from `dir`: a bare `-d` name, found
+/// through `LD_LIBRARY_PATH`, with the working directory `/`, because EAL refuses `-d`
+/// paths under a world-writable directory (a clone under /tmp; PLUGIN-FEASIBILITY P1).
+/// Call it among the EAL arguments (before `--`); paths in later arguments must be
+/// absolute.
+pub fn load_plugin(c: &mut Command, dir: &std::path::Path) {
+    c.current_dir("/")
+        .env("LD_LIBRARY_PATH", dir)
+        .args(["-d", PLUGIN]);
+}
+
 /// The EAL file prefix of anchor runs; `--in-memory` and `--no-shconf` leave only an
 /// empty runtime directory under this name, removed by [`cleanup`].
 const PREFIX: &str = "vpmdbench";

@@ -17,12 +17,12 @@ use anyhow::{Context, Result};
 use hdrhistogram::Histogram;
 use vpmd_vhost::vuser::{self, Vuser};
 
-use super::vhost::{backend_dpdk, backend_ours, Shape, BACKEND_PREFIX};
+use super::vhost::{Backend, Shape, BACKEND_PREFIX};
 use crate::harness::{alternate, pin};
 use crate::plot::{self, Series};
 use crate::probe::{self, rtt_histogram, Probe};
 use crate::report::{Better, Figure};
-use crate::testpmd::{active_median_mpps, remove_runtime_dir, spawn, vpmd_fwd};
+use crate::testpmd::{active_median_mpps, remove_runtime_dir, spawn};
 
 const ANCHOR: &str = "dpdk-testpmd + net_vhost";
 /// Probing before the measured part of a run (connection, first-touch, caches).
@@ -53,21 +53,9 @@ pub struct Opts {
     pub plot: PathBuf,
 }
 
-/// The two back-ends.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Backend {
-    Vpmd,
-    Dpdk,
-}
-
-impl Backend {
-    fn command(self, bin: &Path, sock: &Path, mode: &str, pkt_len: u16) -> Command {
-        let shape = Shape { pkt_len, queues: 1 };
-        match self {
-            Backend::Vpmd => backend_ours(bin, sock, mode, shape, false),
-            Backend::Dpdk => backend_dpdk(sock, mode, shape, false),
-        }
-    }
+/// One queue pair of `pkt_len` frames.
+fn shape(pkt_len: u16) -> Shape {
+    Shape { pkt_len, queues: 1 }
 }
 
 /// Connects as soon as the back-end listens on `sock`.
@@ -109,14 +97,14 @@ fn with_backend<T: Send + 'static>(
 }
 
 /// One probing run; prints its summary.
-fn probe_once(who: Backend, bin: &Path, sock: &Path, o: &Opts, rate: f64) -> Result<Probe> {
+fn probe_once(who: &Backend, sock: &Path, o: &Opts, rate: f64) -> Result<Probe> {
     let cfg = vuser::Config {
         frame_len: o.pkt_len,
         ..vuser::Config::default()
     };
     let measure = Duration::from_secs(o.secs);
     let (p, _) = with_backend(
-        who.command(bin, sock, "io", o.pkt_len),
+        who.command(sock, "io", shape(o.pkt_len), false),
         sock,
         cfg,
         move |v| probe::probe(v, rate * 1e6, WARMUP, measure),
@@ -141,8 +129,7 @@ fn probe_once(who: Backend, bin: &Path, sock: &Path, o: &Opts, rate: f64) -> Res
 /// in txonly sends into the front-end, which sinks; Mpps the front-end received over
 /// `secs` seconds after the warm-up. Also returns the back-end's output.
 pub(crate) fn saturate_once(
-    who: Backend,
-    bin: &Path,
+    who: &Backend,
     sock: &Path,
     guest_tx: bool,
     secs: u64,
@@ -153,13 +140,18 @@ pub(crate) fn saturate_once(
         ..vuser::Config::default()
     };
     let mode = if guest_tx { "rxonly" } else { "txonly" };
-    let (peer, out) = with_backend(who.command(bin, sock, mode, pkt_len), sock, cfg, move |v| {
-        Ok(if guest_tx {
-            probe::generate(v, Duration::from_secs(secs + 1))
-        } else {
-            probe::sink(v, WARMUP, Duration::from_secs(secs))
-        })
-    })?;
+    let (peer, out) = with_backend(
+        who.command(sock, mode, shape(pkt_len), false),
+        sock,
+        cfg,
+        move |v| {
+            Ok(if guest_tx {
+                probe::generate(v, Duration::from_secs(secs + 1))
+            } else {
+                probe::sink(v, WARMUP, Duration::from_secs(secs))
+            })
+        },
+    )?;
     if !guest_tx {
         eprintln!("    {who:?} txonly: front-end received {peer:.2} Mpps");
         return Ok((peer, out));
@@ -203,7 +195,8 @@ fn curve(runs: &[Probe]) -> Result<Vec<(f64, f64)>> {
 
 /// Every rate (and the generator figure), alternating the back-ends `pairs` times.
 pub fn run(pairs: usize, o: &Opts) -> Result<Vec<Figure>> {
-    let bin = vpmd_fwd()?;
+    let vpmd = Backend::vpmd_fwd()?;
+    let dpdk = Backend::TestpmdNetVhost;
     std::fs::create_dir_all(&o.dir)?;
     let sock = o.dir.join("vhost-latency.sock");
     println!(
@@ -221,13 +214,13 @@ pub fn run(pairs: usize, o: &Opts) -> Result<Vec<Figure>> {
         alternate(
             pairs,
             || {
-                let p = probe_once(Backend::Vpmd, &bin, &sock, o, rate)?;
+                let p = probe_once(&vpmd, &sock, o, rate)?;
                 let p50 = p.us(0.5);
                 ours.push(p);
                 Ok(p50)
             },
             || {
-                let p = probe_once(Backend::Dpdk, &bin, &sock, o, rate)?;
+                let p = probe_once(&dpdk, &sock, o, rate)?;
                 let p50 = p.us(0.5);
                 anchor.push(p);
                 Ok(p50)
@@ -261,8 +254,8 @@ pub fn run(pairs: usize, o: &Opts) -> Result<Vec<Figure>> {
         eprintln!("  generator (front-end txonly -> back-end rxonly):");
         let (a, b) = alternate(
             pairs,
-            || Ok(saturate_once(Backend::Vpmd, &bin, &sock, true, o.secs, o.pkt_len)?.0),
-            || Ok(saturate_once(Backend::Dpdk, &bin, &sock, true, o.secs, o.pkt_len)?.0),
+            || Ok(saturate_once(&vpmd, &sock, true, o.secs, o.pkt_len)?.0),
+            || Ok(saturate_once(&dpdk, &sock, true, o.secs, o.pkt_len)?.0),
         )?;
         figs.push(Figure::compare(
             format!("vhost-vuser-guest2host-{}B", o.pkt_len),

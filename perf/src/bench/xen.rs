@@ -31,8 +31,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
+use super::vhost::Backend;
 use super::vhost::{fwd_args, Shape};
-use super::vhost_latency::{saturate_once, Backend};
+use super::vhost_latency::saturate_once;
 use crate::harness::{alternate, median};
 use crate::report::{Better, Figure};
 use crate::testpmd::{
@@ -216,7 +217,13 @@ fn xen_once(
 
 /// One vhost run (vpmd-fwd + `net_vpmd_vhost`, vuser peer) in direction `d`.
 fn vhost_once(fwd: &Path, sock: &Path, d: Dir, len: u16, secs: u64) -> Result<Sample> {
-    let (mpps, out) = saturate_once(Backend::Vpmd, fwd, sock, d == Dir::Tx, secs, len)?;
+    let (mpps, out) = saturate_once(
+        &Backend::VpmdFwd(fwd.to_path_buf()),
+        sock,
+        d == Dir::Tx,
+        secs,
+        len,
+    )?;
     let s = Sample::from_backend(mpps, &out);
     eprintln!(
         "    vhost {} {len} B: back-end lcore busy {:.1}%, {:.1} busy cycles/packet",
