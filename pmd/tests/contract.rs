@@ -21,18 +21,24 @@ fn pool() -> Mempool {
     .unwrap()
 }
 
-fn started(
-    reg: &Registry,
-    devargs: &str,
-    id: u16,
-    pool: &Mempool,
-) -> (Port, vpmd_pmd::PortRx, vpmd_pmd::PortTx) {
-    let mut p = reg.create_port(devargs, id).unwrap();
+/// A started port, its rx and tx queue.
+type Started<P> = (
+    Port<P>,
+    vpmd_pmd::PortRx<<P as PktPool>::Buf>,
+    vpmd_pmd::PortTx<<P as PktPool>::Buf>,
+);
+
+/// Configures `p` with one queue pair over `pool` and starts it.
+fn start<P: PktPool>(mut p: Port<P>, pool: &P) -> Started<P> {
     p.configure(1, 1, PortConf::default()).unwrap();
     let rx = p.rx_queue_setup(0, 512, pool).unwrap();
     let tx = p.tx_queue_setup(0, 512).unwrap();
     p.start().unwrap();
     (p, rx, tx)
+}
+
+fn started(reg: &Registry, devargs: &str, id: u16, pool: &Mempool) -> Started<Mempool> {
+    start(reg.create_port(devargs, id).unwrap(), pool)
 }
 
 #[test]
@@ -251,19 +257,10 @@ fn foreign_port<D: DriverFor<Foreign>>(
     devargs: &str,
     id: u16,
     pool: &Foreign,
-) -> (
-    Port<Foreign>,
-    vpmd_pmd::PortRx<ForeignBuf>,
-    vpmd_pmd::PortTx<ForeignBuf>,
-) {
+) -> Started<Foreign> {
     let args: Devargs = devargs.parse().unwrap();
     let dev = d.probe_for(&args, id).unwrap();
-    let mut p = Port::new(id, args, dev);
-    p.configure(1, 1, PortConf::default()).unwrap();
-    let rx = p.rx_queue_setup(0, 512, pool).unwrap();
-    let tx = p.tx_queue_setup(0, 512).unwrap();
-    p.start().unwrap();
-    (p, rx, tx)
+    start(Port::new(id, args, dev), pool)
 }
 
 #[test]
